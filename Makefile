@@ -1,0 +1,61 @@
+# krb5bridge: `make` builds, `make test` installs what is missing and runs every test,
+# `make demo` shows the whole flow on a throwaway cluster, `make bench` measures.
+PREFIX  ?= /usr/local
+DESTDIR ?=
+LIBDIR  := $(PREFIX)/lib/krb5bridge
+SLURM_PLUGINDIR ?= $(PREFIX)/lib/slurm
+CC      ?= gcc
+CFLAGS  ?= -O2 -g
+SPANK_CFLAGS := -std=gnu11 -Wall -Wextra -Werror -fPIC -fvisibility=hidden
+SPANK_LIBS := -lkrb5
+NODE    ?= $(shell command -v node)
+
+HELPER_SRC := $(shell find helper/src -name '*.ts' 2>/dev/null)
+SPANK_SRC  := spank/krb5bridge.c spank/run.c spank/checks.c
+SPANK_HDR  := spank/run.h spank/checks.h spank/errors.h
+
+.PHONY: all build deps test test-unit test-e2e demo bench install clean typecheck
+
+all: build
+build: build/krb5bridge.mjs spank/krb5bridge.so
+
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+build/krb5bridge.mjs: node_modules/.package-lock.json $(HELPER_SRC) scripts/build-helper.mjs
+	node scripts/build-helper.mjs
+
+spank/errors.h: build/krb5bridge.mjs
+	node build/krb5bridge.mjs errors --format c > $@.tmp && mv $@.tmp $@
+
+spank/krb5bridge.so: $(SPANK_SRC) $(SPANK_HDR)
+	$(CC) $(CFLAGS) $(SPANK_CFLAGS) -shared -o $@ $(SPANK_SRC) $(SPANK_LIBS)
+
+typecheck: node_modules/.package-lock.json
+	npx tsc --noEmit -p tsconfig.json
+
+# Debian packages (apt-get) and npm packages (npm ci) that are missing; safe to run again.
+deps:
+	scripts/deps
+
+test: deps build
+	scripts/run-tests
+
+demo: deps build
+	scripts/demo
+
+bench: deps build
+	scripts/bench
+
+install: build
+	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(SLURM_PLUGINDIR) $(DESTDIR)$(PREFIX)/bin
+	install -m 0644 build/krb5bridge.mjs $(DESTDIR)$(LIBDIR)/krb5bridge.mjs
+	cp -r node_modules/koffi $(DESTDIR)$(LIBDIR)/ 2>/dev/null || true
+	install -d $(DESTDIR)$(LIBDIR)/node_modules && rm -rf $(DESTDIR)$(LIBDIR)/node_modules/koffi && mv $(DESTDIR)$(LIBDIR)/koffi $(DESTDIR)$(LIBDIR)/node_modules/koffi
+	install -m 0755 spank/krb5bridge.so $(DESTDIR)$(SLURM_PLUGINDIR)/krb5bridge.so
+	printf '#!/bin/sh\nexec %s %s/krb5bridge.mjs "$$@"\n' "$(NODE)" "$(LIBDIR)" > $(DESTDIR)$(PREFIX)/bin/krb5bridge
+	chmod 0755 $(DESTDIR)$(PREFIX)/bin/krb5bridge
+
+clean:
+	rm -rf build spank/*.so spank/errors.h test/spank/*.t

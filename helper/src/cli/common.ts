@@ -1,0 +1,32 @@
+/** Options every verb takes, and turning parsed arguments into a Config. */
+import type { Argv } from 'yargs';
+import { Config, loadConfig } from '../config/config';
+
+export interface GlobalArgs {
+  config?: string;
+  store?: string;
+  'munge-socket'?: string;
+  timeout?: number;
+  verbose?: boolean;
+  json?: boolean;
+}
+
+export function globalOptions<T>(y: Argv<T>): Argv<T & GlobalArgs> {
+  return y
+    .option('config', { type: 'string', describe: 'config file (default /etc/krb5bridge/krb5bridge.conf)', global: true })
+    .option('store', { type: 'string', describe: 'store address HOST:PORT', global: true })
+    .option('munge-socket', { type: 'string', describe: 'munged socket path', global: true })
+    .option('timeout', { type: 'number', describe: 'bound on any network exchange, seconds', global: true })
+    .option('verbose', { type: 'boolean', describe: 'trace each step on stderr', global: true })
+    .option('json', { type: 'boolean', describe: 'machine-readable output', global: true }) as Argv<T & GlobalArgs>;
+}
+
+/** The Config for a verb: defaults < config file < global flags < the verb's own overrides. */
+export function configFrom(args: GlobalArgs, extra: Partial<Record<keyof Config, string | number | undefined>> = {}): Config {
+  return loadConfig(args.config, {
+    store: args.store,
+    munge_socket: args['munge-socket'],
+    timeout: args.timeout,
+    ...extra,
+  });
+}

@@ -1,0 +1,144 @@
+/**
+ * Configuration: defaults, then the config file, then command-line flags (later wins).
+ * The file is `key = value` lines with `#` comments; an unknown key or bad value is E_CONFIG
+ * naming the file and line, never silently ignored.
+ */
+import { readFileSync } from 'node:fs';
+import { Krb5BridgeError } from '../errors';
+
+export interface Config {
+  /** Store address for clients, HOST:PORT. */
+  store: string;
+  /** Address the store listens on, HOST:PORT. */
+  listen: string;
+  /** munged socket; undefined = libmunge's default. */
+  munge_socket: string | undefined;
+  /** Bound on any network exchange, seconds. */
+  timeout: number;
+  /** Lowest uid whose credentials the store accepts. */
+  min_uid: number;
+  /** Store: where credentials persist. Node: where job records live. */
+  state_dir: string | undefined;
+  /** Where job ccaches are created on a compute node. */
+  ccache_dir: string;
+  /** Where the user's push marker lives on a login node. */
+  marker_dir: string;
+  /** The uid the store must prove (munge) before a client believes its answer. */
+  store_uid: number;
+}
+
+export const DEFAULT_CONFIG_FILE = '/etc/krb5bridge/krb5bridge.conf';
+export const DEFAULT_STORE_STATE_DIR = '/var/lib/krb5bridge';
+export const DEFAULT_NODE_STATE_DIR = '/run/krb5bridge';
+
+export function defaultConfig(): Config {
+  return {
+    store: '127.0.0.1:7386',
+    listen: '127.0.0.1:7386',
+    munge_socket: undefined,
+    timeout: 10,
+    min_uid: 1000,
+    state_dir: undefined,
+    ccache_dir: '/tmp',
+    marker_dir: '/tmp',
+    store_uid: 0,
+  };
+}
+
+type Kind = 'address' | 'path' | 'seconds' | 'uid';
+const KEYS: Record<keyof Config, Kind> = {
+  store: 'address',
+  listen: 'address',
+  munge_socket: 'path',
+  timeout: 'seconds',
+  min_uid: 'uid',
+  state_dir: 'path',
+  ccache_dir: 'path',
+  marker_dir: 'path',
+  store_uid: 'uid',
+};
+
+export function isConfigKey(key: string): key is keyof Config {
+  return Object.prototype.hasOwnProperty.call(KEYS, key);
+}
+
+/** Parse one value; `where` names the file and line (or flag) for the error message. */
+export function parseValue(key: keyof Config, raw: string, where: string): string | number {
+  const value = raw.trim();
+  switch (KEYS[key]) {
+    case 'address':
+      parseAddress(value, where);
+      return value;
+    case 'path':
+      if (!value.startsWith('/')) throw new Krb5BridgeError('E_CONFIG', `${where}: ${key} must be an absolute path, got "${value}"`);
+      return value;
+    case 'seconds': {
+      const n = Number(value);
+      if (!/^\d+(\.\d+)?$/.test(value) || !(n > 0) || n > 3600) {
+        throw new Krb5BridgeError('E_CONFIG', `${where}: ${key} must be a number of seconds between 0 and 3600, got "${value}"`);
+      }
+      return n;
+    }
+    case 'uid': {
+      if (!/^\d{1,10}$/.test(value) || Number(value) > 4294967294) {
+        throw new Krb5BridgeError('E_CONFIG', `${where}: ${key} must be a numeric uid, got "${value}"`);
+      }
+      return Number(value);
+    }
+  }
+}
+
+export interface Address {
+  host: string;
+  port: number;
+}
+
+/** HOST:PORT or [IPv6]:PORT; port 0 is allowed (listen on any free port). */
+export function parseAddress(value: string, where = 'address'): Address {
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([A-Za-z0-9.-]+)):(\d{1,5})$/.exec(value);
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || port > 65535) {
+    throw new Krb5BridgeError('E_CONFIG', `${where}: expected HOST:PORT, got "${value}"`);
+  }
+  return { host: (m[1] ?? m[2]) as string, port };
+}
+
+/** Parse config file text. */
+export function parseConfigText(text: string, file: string): Partial<Config> {
+  const out: Partial<Config> = Object.create(null);
+  text.split('\n').forEach((line, i) => {
+    const where = `${file}:${i + 1}`;
+    const stripped = line.replace(/#.*$/, '').trim();
+    if (stripped === '') return;
+    const eq = stripped.indexOf('=');
+    if (eq < 0) throw new Krb5BridgeError('E_CONFIG', `${where}: expected "key = value", got "${stripped}"`);
+    const key = stripped.slice(0, eq).trim();
+    if (!isConfigKey(key)) throw new Krb5BridgeError('E_CONFIG', `${where}: unknown key "${key}"`);
+    (out as Record<string, unknown>)[key] = parseValue(key, stripped.slice(eq + 1), where);
+  });
+  return out;
+}
+
+/**
+ * Load the configuration. A missing default file is fine (defaults apply); a missing file named
+ * explicitly is an error.
+ */
+export function loadConfig(file: string | undefined, overrides: Partial<Record<keyof Config, string | number | undefined>>): Config {
+  const config = defaultConfig();
+  const path = file ?? DEFAULT_CONFIG_FILE;
+  let text: string | undefined;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (!(file === undefined && code === 'ENOENT')) {
+      throw new Krb5BridgeError('E_CONFIG', `cannot read config file ${path}: ${code ?? String(e)}`, { cause: e });
+    }
+  }
+  if (text !== undefined) Object.assign(config, parseConfigText(text, path));
+  for (const [key, raw] of Object.entries(overrides)) {
+    if (raw === undefined || !isConfigKey(key)) continue;
+    (config as unknown as Record<string, unknown>)[key] = parseValue(key, String(raw), `--${key.replace(/_/g, '-')}`);
+  }
+  return config;
+}

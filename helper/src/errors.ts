@@ -1,0 +1,84 @@
+/**
+ * The error registry: every failure the helper reports has a stable code, an exit status in
+ * 1..255 and a message that says what to do. The C plugin maps exit statuses with the same table
+ * (spank/errors.h is generated from this file by `krb5bridge errors --format c`).
+ */
+
+export interface ErrorSpec {
+  readonly status: number;
+  /** What went wrong and what to do; details are appended after a colon. */
+  readonly message: string;
+}
+
+export const ERRORS = {
+  E_USAGE: { status: 2, message: 'invalid command line; see --help' },
+  E_CONFIG: { status: 3, message: 'invalid configuration; fix the file or flag named' },
+  E_NO_TICKET: { status: 10, message: 'no Kerberos ticket found; run kinit, then submit again' },
+  E_TICKET_EXPIRED: { status: 11, message: 'your Kerberos ticket has expired; run kinit, then submit again' },
+  E_NO_TGT: { status: 12, message: 'the credential cache holds no ticket-granting ticket; run kinit' },
+  E_KRB5: { status: 13, message: 'a Kerberos library call failed' },
+  E_MUNGE: { status: 20, message: 'munge failed; check that munged is running and its socket is reachable' },
+  E_STORE_UNREACHABLE: { status: 21, message: 'cannot reach the credential store; check that `krb5bridge serve` runs and the address is right' },
+  E_STORE_TIMEOUT: { status: 22, message: 'the credential store did not answer in time' },
+  E_PROTOCOL: { status: 23, message: 'malformed message in the store protocol' },
+  E_AUTH: { status: 24, message: 'authentication failed' },
+  E_PRINCIPAL_MISMATCH: { status: 30, message: 'the ticket belongs to a principal that does not map to your user; you can only store your own ticket' },
+  E_UID_REFUSED: { status: 31, message: 'credentials of this uid are not accepted (root and system accounts are refused)' },
+  E_PERMISSION: { status: 32, message: 'permission denied' },
+  E_NOT_FOUND: { status: 33, message: 'the store holds no credential for this user; the user must submit with a valid ticket (kinit)' },
+  E_TOO_LARGE: { status: 35, message: 'message too large' },
+  E_UNSAFE_PATH: { status: 40, message: 'refusing an unsafe path' },
+  E_IO: { status: 41, message: 'file operation failed' },
+  E_STATE: { status: 42, message: 'state directory is unusable' },
+  E_INTERNAL: { status: 70, message: 'internal error; please report it with the --verbose output' },
+} as const satisfies Record<string, ErrorSpec>;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+/** The one error class of the helper: a code from the registry, details, and the cause kept. */
+export class Krb5BridgeError extends Error {
+  override readonly name = 'Krb5BridgeError';
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly detail: string | undefined;
+
+  constructor(code: ErrorCode, detail?: string, options?: { cause?: unknown }) {
+    const spec = ERRORS[code];
+    super(detail ? `${spec.message}: ${detail}` : spec.message, options);
+    this.code = code;
+    this.status = spec.status;
+    this.detail = detail;
+  }
+}
+
+export function isKrb5BridgeError(e: unknown): e is Krb5BridgeError {
+  return e instanceof Krb5BridgeError;
+}
+
+/** The one line the helper prints on stderr when it fails; the plugin relays it verbatim. */
+export function formatErrorLine(e: Krb5BridgeError): string {
+  return `krb5bridge: ${e.code}: ${e.message}`;
+}
+
+export function errorByStatus(status: number): ErrorCode | undefined {
+  for (const [code, spec] of Object.entries(ERRORS)) if (spec.status === status) return code as ErrorCode;
+  return undefined;
+}
+
+/** The C header the plugin compiles with: the same table, by exit status. */
+export function errorsAsCHeader(): string {
+  const lines = [
+    '/* Generated from helper/src/errors.ts by `krb5bridge errors --format c`; do not edit. */',
+    '#ifndef KRB5BRIDGE_ERRORS_H',
+    '#define KRB5BRIDGE_ERRORS_H',
+    '',
+  ];
+  for (const [code, spec] of Object.entries(ERRORS)) lines.push(`#define KRB5BRIDGE_${code} ${spec.status}`);
+  lines.push('', 'struct krb5bridge_error { int status; const char *code; const char *message; };', '');
+  lines.push('static const struct krb5bridge_error krb5bridge_errors[] = {');
+  for (const [code, spec] of Object.entries(ERRORS)) {
+    lines.push(`    { ${spec.status}, "${code}", ${JSON.stringify(spec.message)} },`);
+  }
+  lines.push('    { 0, 0, 0 }', '};', '', '#endif', '');
+  return lines.join('\n');
+}
