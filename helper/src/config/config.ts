@@ -125,13 +125,15 @@ export function parseConfigText(text: string, file: string): Partial<Config> {
  */
 export function loadConfig(file: string | undefined, overrides: Partial<Record<keyof Config, string | number | undefined>>): Config {
   const config = defaultConfig();
-  const path = file ?? DEFAULT_CONFIG_FILE;
+  // KRB5BRIDGE_CONFIG is for people at a shell; the plugin always passes --config and a clean env.
+  const explicit = file ?? (process.env.KRB5BRIDGE_CONFIG || undefined);
+  const path = explicit ?? DEFAULT_CONFIG_FILE;
   let text: string | undefined;
   try {
     text = readFileSync(path, 'utf8');
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    if (!(file === undefined && code === 'ENOENT')) {
+    if (!(explicit === undefined && code === 'ENOENT')) {
       throw new Krb5BridgeError('E_CONFIG', `cannot read config file ${path}: ${code ?? String(e)}`, { cause: e });
     }
   }
