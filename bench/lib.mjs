@@ -1,0 +1,48 @@
+// Small timing helpers for the benchmarks: wall time of whole commands, medians, ratios.
+import { spawnSync } from 'node:child_process';
+
+export function timeCommand(argv, opts = {}) {
+  const t0 = process.hrtime.bigint();
+  const r = spawnSync(argv[0], argv.slice(1), { encoding: 'utf8', ...opts });
+  const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+  if (r.status !== 0) {
+    throw new Error(`benchmark command failed (${r.status ?? r.signal}): ${argv.join(' ')}\n${r.stderr}`);
+  }
+  return { ms, stdout: r.stdout, stderr: r.stderr };
+}
+
+export function quantile(values, q) {
+  const s = [...values].sort((a, b) => a - b);
+  if (s.length === 0) return NaN;
+  const i = Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1));
+  return s[i];
+}
+
+export const median = (v) => quantile(v, 0.5);
+
+/**
+ * Run the variants in turn (A B C A B C ...) so that drift of a noisy machine hits all alike;
+ * `setup(name)` prepares a variant before each of its runs (e.g. rewrites plugstack.conf).
+ */
+export function interleave(variants, runs, warmup = 2) {
+  const samples = Object.fromEntries(variants.map((v) => [v.name, []]));
+  for (let i = 0; i < warmup + runs; i++) {
+    for (const v of variants) {
+      v.setup?.();
+      const { ms } = v.run();
+      if (i >= warmup) samples[v.name].push(ms);
+    }
+  }
+  return samples;
+}
+
+export function printTable(title, samples, baseline) {
+  console.log(`\n${title}`);
+  console.log(`  ${'variant'.padEnd(40)} ${'median ms'.padStart(10)} ${'p10'.padStart(8)} ${'p90'.padStart(8)} ${'vs baseline'.padStart(12)}`);
+  const base = median(samples[baseline]);
+  for (const [name, v] of Object.entries(samples)) {
+    const m = median(v);
+    const ratio = name === baseline ? 'baseline' : `${(m / base).toFixed(2)}x (+${(m - base).toFixed(1)} ms)`;
+    console.log(`  ${name.padEnd(40)} ${m.toFixed(1).padStart(10)} ${quantile(v, 0.1).toFixed(1).padStart(8)} ${quantile(v, 0.9).toFixed(1).padStart(8)} ${ratio.padStart(12)}`);
+  }
+}

@@ -1,0 +1,198 @@
+/**
+ * Store benchmark: fetches/s and latency through the real fetch path (client munge_encode ->
+ * TCP -> store munge_decode -> rules -> munge_encode -> client munge_decode), against a real
+ * `krb5bridge serve` process, a real munged and a TGT from a real KDC (scripts/testcluster).
+ *
+ *   node scripts/build-helper.mjs
+ *   npx esbuild bench/store-bench.ts --bundle --platform=node --external:koffi \
+ *     --outfile=build/store-bench.cjs --log-level=warning && node build/store-bench.cjs [--seconds 5]
+ *
+ * Scenarios: 1, 100 and 1,000 concurrent clients (each with its own connection, one request at a
+ * time), then 1 client alone and 1 client while 1,000 idle connections are held open.
+ * Clients run in 2 worker processes (forked from this file) so the client side is not one thread.
+ */
+import { ChildProcess, execFileSync, fork, spawn } from 'node:child_process';
+import { mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import * as net from 'node:net';
+import { join, resolve } from 'node:path';
+import type { Config } from '../helper/src/config/config';
+import { defaultConfig } from '../helper/src/config/config';
+import { StoreSession, fetchCreds } from '../helper/src/client/client';
+
+const REPO = resolve(__dirname, '..');
+const HELPER = join(REPO, 'build/krb5bridge.mjs');
+const TESTCLUSTER = join(REPO, 'scripts/testcluster');
+
+interface Job {
+  config: Config;
+  uid: number;
+  clients: number;
+  seconds: number;
+}
+
+interface Result {
+  count: number;
+  errors: number;
+  firstError?: string;
+  latencies: number[];
+}
+
+// ---------------------------------------------------------------- worker side
+
+async function runClients(job: Job): Promise<Result> {
+  const sessions = Array.from({ length: job.clients }, () => new StoreSession(job.config));
+  // Connect and warm each session once, outside the measurement.
+  await Promise.all(sessions.map((s) => fetchCreds(job.config, job.uid, s)));
+  const latencies: number[] = [];
+  let errors = 0;
+  let firstError: string | undefined;
+  const end = Date.now() + job.seconds * 1000;
+  await Promise.all(
+    sessions.map(async (s) => {
+      while (Date.now() < end) {
+        const t0 = process.hrtime.bigint();
+        try {
+          await fetchCreds(job.config, job.uid, s);
+          latencies.push(Number(process.hrtime.bigint() - t0) / 1e6);
+        } catch (e) {
+          errors++;
+          firstError ??= (e as Error).message;
+          s.close();
+        }
+      }
+    }),
+  );
+  sessions.forEach((s) => s.close());
+  return { count: latencies.length, errors, latencies, ...(firstError ? { firstError } : {}) };
+}
+
+if (process.argv.includes('--worker')) {
+  process.on('message', (job: Job) => {
+    runClients(job).then(
+      (r) => process.send!(r, () => process.exit(0)),
+      (e) => process.send!({ count: 0, errors: 1, firstError: String(e), latencies: [] }, () => process.exit(0)),
+    );
+  });
+}
+
+// ---------------------------------------------------------------- parent side
+
+function runWorkers(job: Job, workers: number): Promise<Result> {
+  const per = Math.ceil(job.clients / workers);
+  const parts: Promise<Result>[] = [];
+  for (let i = 0; i < workers; i++) {
+    const clients = Math.min(per, job.clients - i * per);
+    if (clients <= 0) break;
+    parts.push(
+      new Promise((resolve, reject) => {
+        const child: ChildProcess = fork(__filename, ['--worker'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+        child.once('message', (r) => resolve(r as Result));
+        child.once('exit', (code) => (code ? reject(new Error(`worker exited ${code}`)) : undefined));
+        child.send({ ...job, clients });
+      }),
+    );
+  }
+  return Promise.all(parts).then((rs) => ({
+    count: rs.reduce((a, r) => a + r.count, 0),
+    errors: rs.reduce((a, r) => a + r.errors, 0),
+    firstError: rs.find((r) => r.firstError)?.firstError,
+    latencies: rs.flatMap((r) => r.latencies),
+  }));
+}
+
+function pct(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+function sh(cmd: string, args: string[], env?: NodeJS.ProcessEnv): string {
+  return execFileSync(cmd, args, { encoding: 'utf8', env: env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+async function startStore(dir: string, mungeSocket: string, krb5Config: string): Promise<{ proc: ChildProcess; address: string; log: string }> {
+  const log = join(dir, 'bench-store.log');
+  const state = mkdtempSync(join(dir, 'bench-state-'));
+  const fd = openSync(log, 'a');
+  const proc = spawn(process.execPath, [HELPER, 'serve', '--listen', '127.0.0.1:0', '--state-dir', state, '--munge-socket', mungeSocket, '--max-connections', '8192'], {
+    env: { PATH: '/usr/bin:/bin', KRB5_CONFIG: krb5Config },
+    stdio: ['ignore', 'ignore', fd],
+  });
+  for (let i = 0; i < 100; i++) {
+    await new Promise((r) => setTimeout(r, 50));
+    const m = /listening on (127\.0\.0\.1:\d+)/.exec(readFileSync(log, 'utf8'));
+    if (m) return { proc, address: m[1]!, log };
+  }
+  throw new Error(`store did not start; see ${log}`);
+}
+
+async function openIdle(address: string, n: number): Promise<net.Socket[]> {
+  const [host, port] = address.split(':');
+  const sockets: net.Socket[] = [];
+  for (let i = 0; i < n; i++) {
+    sockets.push(
+      await new Promise<net.Socket>((resolve, reject) => {
+        const s = net.connect({ host: host!, port: Number(port) }, () => resolve(s));
+        s.once('error', reject);
+      }),
+    );
+  }
+  return sockets;
+}
+
+async function main(): Promise<void> {
+  const secIdx = process.argv.indexOf('--seconds');
+  const seconds = secIdx > 0 ? Number(process.argv[secIdx + 1]) : 5;
+  const dir = sh(TESTCLUSTER, ['up', '--only', 'kdc,munge', '--dir', mkdtempSync('/tmp/krb5bridge-bench-')]).trim();
+  const env = Object.fromEntries(
+    readFileSync(join(dir, 'env'), 'utf8')
+      .split('\n')
+      .filter((l) => l.startsWith('export '))
+      .map((l) => l.slice(7).split('=', 2) as [string, string]),
+  );
+  let store: Awaited<ReturnType<typeof startStore>> | undefined;
+  try {
+    const mungeSocket = env.TC_MUNGE_SOCKET!;
+    sh(TESTCLUSTER, ['adduser', 'tcbench', '--dir', dir]);
+    sh(TESTCLUSTER, ['kinit', 'tcbench', '--dir', dir]);
+    const uid = Number(sh('id', ['-u', 'tcbench']).trim());
+    store = await startStore(dir, mungeSocket, env.KRB5_CONFIG!);
+    // The credential gets there the real way: the user pushes it.
+    sh(TESTCLUSTER, ['as', 'tcbench', '--dir', dir, '--', process.execPath, HELPER, '--store', store.address, '--munge-socket', mungeSocket, 'push', '--no-marker']);
+    const config: Config = { ...defaultConfig(), store: store.address, munge_socket: mungeSocket, timeout: 30 };
+
+    const rows: string[][] = [['scenario', 'clients', 'fetches/s', 'p50 ms', 'p99 ms', 'errors']];
+    const run = async (name: string, clients: number): Promise<number> => {
+      const workers = clients === 1 ? 1 : 2;
+      const t0 = Date.now();
+      const r = await runWorkers({ config, uid, clients, seconds }, workers);
+      const elapsed = (Date.now() - t0) / 1000;
+      const sorted = r.latencies.sort((a, b) => a - b);
+      const rate = r.count / seconds;
+      rows.push([name, String(clients), rate.toFixed(0), pct(sorted, 50).toFixed(2), pct(sorted, 99).toFixed(2), String(r.errors)]);
+      process.stderr.write(`${name} ${clients}: ${r.count} fetches in ${seconds} s (${elapsed.toFixed(1)} s with warm-up), errors ${r.errors}${r.firstError ? ` (${r.firstError})` : ''}\n`);
+      return pct(sorted, 50);
+    };
+    await run('concurrent', 1);
+    await run('concurrent', 100);
+    await run('concurrent', 1000);
+    const alone = await run('1 client, no idle', 1);
+    const idle = await openIdle(store.address, 1000);
+    const withIdle = await run('1 client, 1000 idle conns', 1);
+    const stillOpen = idle.filter((s) => !s.destroyed).length;
+    idle.forEach((s) => s.destroy());
+    const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
+    process.stdout.write(rows.map((row) => row.map((c, i) => c.padStart(widths[i]!)).join('  ')).join('\n') + '\n');
+    process.stdout.write(`p50 with 1000 idle connections / without: ${(withIdle / alone).toFixed(2)} (${stillOpen} idle connections still open at the end)\n`);
+    process.stdout.write(`cores: ${require('node:os').cpus().length}; store log: ${store.log}\n`);
+  } finally {
+    store?.proc.kill('SIGTERM');
+    sh(TESTCLUSTER, ['down', '--dir', dir, '--rm']);
+  }
+}
+
+if (!process.argv.includes('--worker')) {
+  main().catch((e) => {
+    process.stderr.write(`store-bench: ${e instanceof Error ? e.stack : String(e)}\n`);
+    process.exit(1);
+  });
+}

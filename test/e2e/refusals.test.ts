@@ -1,0 +1,123 @@
+/**
+ * What happens when things go wrong, on a real cluster: someone else's ticket, no ticket, the store
+ * down or hung. Each case asserts the exact refusal the user sees and that the node is not drained.
+ */
+import { copyFileSync, chownSync, rmSync } from 'node:fs';
+import { Cluster, REPO, User, up } from '../lib/cluster';
+
+const HELPER = ['node', `${REPO}/build/krb5bridge.mjs`];
+let c: Cluster;
+let alice: User;
+let bob: User;
+let carol: User;
+
+beforeAll(() => {
+  c = up();
+  alice = c.adduser('kbalice');
+  bob = c.adduser('kbbob');
+  carol = c.adduser('kbcarol');
+  c.kinit(alice.name);
+});
+
+afterAll(() => {
+  if (!c) return;
+  try {
+    expect(c.slurmNodeState()).toBe('idle');
+  } finally {
+    c.down({ rm: true });
+  }
+});
+
+afterEach(() => c.plugstack());
+
+/** Lines of stderr that come from krb5bridge. */
+const bridgeLines = (stderr: string): string[] => stderr.split('\n').filter((l) => l.includes('krb5bridge'));
+
+test('a user cannot push another user\'s ticket, even with a copy of its ccache', () => {
+  expect(c.as(alice.name, [...HELPER, 'push', '--no-marker']).code).toBe(0);
+  const before = c.root([...HELPER, 'show', '--uid', String(alice.uid), '--json', '--config', c.bridgeConfig]);
+  expect(before.code).toBe(0);
+
+  const copy = `/tmp/kbtest-stolen-${process.pid}`;
+  copyFileSync(alice.ccache.replace(/^FILE:/, ''), copy);
+  chownSync(copy, bob.uid, bob.gid);
+  try {
+    const r = c.as(bob.name, [...HELPER, 'push', '--ccache', `FILE:${copy}`]);
+    expect(r.code).toBe(30);
+    expect(r.stderr).toMatch(new RegExp(`^krb5bridge: E_PRINCIPAL_MISMATCH: .*${alice.name}@${c.realm}`, 'm'));
+    expect(bridgeLines(r.stderr)).toHaveLength(1);
+  } finally {
+    rmSync(copy, { force: true });
+  }
+  // Nothing stored for bob, alice's credential unchanged.
+  const bobShow = c.root([...HELPER, 'show', '--uid', String(bob.uid), '--json', '--config', c.bridgeConfig]);
+  expect(bobShow.code).toBe(33);
+  const after = c.root([...HELPER, 'show', '--uid', String(alice.uid), '--json', '--config', c.bridgeConfig]);
+  expect(after.stdout).toBe(before.stdout);
+});
+
+test('a user cannot fetch credentials from the store: only root may', () => {
+  const r = c.as(bob.name, [...HELPER, 'show', '--uid', String(alice.uid)]);
+  expect(r.code).toBe(32);
+  expect(r.stderr).toMatch(/^krb5bridge: E_PERMISSION: /m);
+});
+
+test('no ticket, default policy: one clear warning and the job runs without credentials', () => {
+  const r = c.as(carol.name, ['srun', '-N1', 'sh', '-c', 'echo "RAN KRB5CCNAME=${KRB5CCNAME:-unset}"']);
+  expect(r.code).toBe(0);
+  expect(r.stdout).toContain('RAN KRB5CCNAME=unset');
+  const lines = bridgeLines(r.stderr);
+  expect(lines).toHaveLength(1);
+  expect(lines[0]).toMatch(/no Kerberos ticket found; run kinit.*runs without Kerberos credentials/);
+});
+
+test('no ticket, policy=fail: the submission is refused cleanly and nothing runs', () => {
+  c.plugstack({ pluginArgs: ['policy=fail'] });
+  const r = c.as(carol.name, ['srun', '-N1', 'echo', 'RAN']);
+  expect(r.code).not.toBe(0);
+  expect(r.stdout).not.toContain('RAN');
+  expect(bridgeLines(r.stderr).join('\n')).toMatch(/no Kerberos ticket found; run kinit/);
+  const sb = c.as(carol.name, ['sbatch', '--wrap', 'true']);
+  expect(sb.code).not.toBe(0);
+  expect(sb.stdout).not.toMatch(/Submitted batch job/);
+  expect(c.slurmNodeState()).toBe('idle');
+});
+
+test('--krb5=no: nothing is pushed or materialised, no message', () => {
+  const r = c.as(carol.name, ['srun', '--krb5=no', '-N1', 'sh', '-c', 'echo "RAN KRB5CCNAME=${KRB5CCNAME:-unset}"']);
+  expect(r.code).toBe(0);
+  expect(r.stdout).toContain('RAN KRB5CCNAME=unset');
+  expect(bridgeLines(r.stderr)).toEqual([]);
+});
+
+describe('store unavailable', () => {
+  afterEach(() => {
+    const pid = c.status().store;
+    if (pid !== undefined) process.kill(pid, 'SIGCONT');
+    else c.storeStart();
+  });
+
+  test('store stopped: srun warns once, names the store, and the job runs', () => {
+    c.storeStop();
+    c.kinit(alice.name); // a new ticket, so the push cannot be skipped
+    const r = c.as(alice.name, ['srun', '-N1', 'echo', 'RAN']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('RAN');
+    expect(bridgeLines(r.stderr).join('\n')).toMatch(/cannot reach the credential store.*127\.0\.0\.1:\d+/);
+  });
+
+  test('store hung: srun gives up within the configured timeout and follows policy=fail', () => {
+    c.plugstack({ pluginArgs: ['timeout=2', 'policy=fail'] });
+    const pid = c.status().store;
+    expect(pid).toBeDefined();
+    process.kill(pid as number, 'SIGSTOP');
+    c.kinit(alice.name);
+    const t0 = Date.now();
+    const r = c.as(alice.name, ['srun', '-N1', 'echo', 'RAN']);
+    const elapsed = Date.now() - t0;
+    expect(r.code).not.toBe(0);
+    expect(r.stdout).not.toContain('RAN');
+    expect(bridgeLines(r.stderr).join('\n')).toMatch(/did not answer/);
+    expect(elapsed).toBeLessThan(2_000 + 3_000);
+  });
+});
