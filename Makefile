@@ -11,10 +11,12 @@ SPANK_LIBS := -lkrb5
 NODE    ?= $(shell command -v node)
 
 HELPER_SRC := $(shell find helper/src -name '*.ts' 2>/dev/null)
-SPANK_SRC  := spank/krb5bridge.c spank/run.c spank/checks.c
-SPANK_HDR  := spank/run.h spank/checks.h spank/errors.h
+SPANK_LIB_SRC := spank/run.c spank/checks.c spank/config.c spank/status.c
+SPANK_SRC  := spank/krb5bridge.c $(SPANK_LIB_SRC)
+SPANK_HDR  := spank/run.h spank/checks.h spank/config.h spank/status.h spank/errors.h
+SPANK_TESTS := $(patsubst %.c,%.t,$(filter-out test/spank/fake_spank.c,$(wildcard test/spank/*.c)))
 
-.PHONY: all build deps test test-unit test-e2e demo bench install clean typecheck
+.PHONY: all build deps test test-unit test-e2e demo bench install clean typecheck spank-tests
 
 all: build
 build: build/krb5bridge.mjs spank/krb5bridge.so
@@ -29,8 +31,19 @@ build/krb5bridge.mjs: node_modules/.package-lock.json $(HELPER_SRC) scripts/buil
 spank/errors.h: build/krb5bridge.mjs
 	node build/krb5bridge.mjs errors --format c > $@.tmp && mv $@.tmp $@
 
+# Built under a temporary name and renamed: a running slurmd/srun that loads the plugin while it is
+# being rebuilt would otherwise read a half-written file (and a required plugin would drain the node).
 spank/krb5bridge.so: $(SPANK_SRC) $(SPANK_HDR)
-	$(CC) $(CFLAGS) $(SPANK_CFLAGS) -shared -o $@ $(SPANK_SRC) $(SPANK_LIBS)
+	$(CC) $(CFLAGS) $(SPANK_CFLAGS) -shared -o $@.tmp $(SPANK_SRC) $(SPANK_LIBS) && mv -f $@.tmp $@
+
+# C tests of the plugin (TAP); test/spank/spank.test.ts builds them with this and runs each one.
+spank-tests: $(SPANK_TESTS)
+
+test/spank/hooks.t: test/spank/hooks.c test/spank/fake_spank.c test/spank/fake_spank.h test/spank/tap.h spank/krb5bridge.c $(SPANK_LIB_SRC) $(SPANK_HDR)
+	$(CC) $(CFLAGS) $(SPANK_CFLAGS) -Ispank -Itest/spank -o $@ test/spank/hooks.c test/spank/fake_spank.c spank/krb5bridge.c $(SPANK_LIB_SRC) $(SPANK_LIBS)
+
+test/spank/%.t: test/spank/%.c test/spank/tap.h $(SPANK_LIB_SRC) $(SPANK_HDR)
+	$(CC) $(CFLAGS) $(SPANK_CFLAGS) -Ispank -Itest/spank -o $@ $< $(SPANK_LIB_SRC) $(SPANK_LIBS)
 
 typecheck: node_modules/.package-lock.json
 	npx tsc --noEmit -p tsconfig.json

@@ -1,0 +1,230 @@
+/* The fast "nothing to do" checks; see checks.h. No file is ever followed through a symlink. */
+#include "checks.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define WHY(...) (snprintf(why, whylen, __VA_ARGS__), -1)
+
+/* "what (libkrb5's message)" into why; the message is libkrb5's to free. */
+static void krb5_why(krb5_context ctx, krb5_error_code kr, const char *what, char *why, size_t whylen)
+{
+    const char *msg = krb5_get_error_message(ctx, kr);
+
+    snprintf(why, whylen, "%s (%s)", what, msg);
+    krb5_free_error_message(ctx, msg);
+}
+
+int kb_marker_line_cc(krb5_context ctx, krb5_ccache cc, const char *store, time_t now,
+                      char *line, size_t len, char *why, size_t whylen)
+{
+    krb5_principal client = NULL, tgs = NULL;
+    krb5_creds mcreds, creds;
+    char *name = NULL;
+    int have_creds = 0, rc = KB_TICKET_KRB5_ERROR, n;
+    krb5_error_code kr;
+
+    memset(&mcreds, 0, sizeof(mcreds));
+    memset(&creds, 0, sizeof(creds));
+    if ((kr = krb5_cc_get_principal(ctx, cc, &client)) != 0) {
+        krb5_why(ctx, kr, "no principal in the ccache", why, whylen);
+        rc = KB_TICKET_NONE;
+        goto cleanup;
+    }
+    kr = krb5_build_principal_ext(ctx, &tgs, client->realm.length, client->realm.data,
+                                  KRB5_TGS_NAME_SIZE, KRB5_TGS_NAME,
+                                  client->realm.length, client->realm.data, 0);
+    if (kr != 0 || (kr = krb5_unparse_name(ctx, client, &name)) != 0) {
+        snprintf(why, whylen, "krb5 error %d", (int)kr);
+        goto cleanup;
+    }
+    mcreds.client = client;
+    mcreds.server = tgs;
+    if ((kr = krb5_cc_retrieve_cred(ctx, cc, 0, &mcreds, &creds)) != 0) {
+        snprintf(why, whylen, "no ticket-granting ticket for %s in the ccache", name);
+        rc = KB_TICKET_NO_TGT;
+        goto cleanup;
+    }
+    have_creds = 1;
+    if ((int64_t)(uint32_t)creds.times.endtime <= (int64_t)now) {
+        snprintf(why, whylen, "the ticket-granting ticket of %s has expired", name);
+        rc = KB_TICKET_EXPIRED;
+        goto cleanup;
+    }
+    n = snprintf(line, len, "v1 %s %s %" PRIu32 " %" PRIu32 " %" PRIu32 "\n", store, name,
+                 (uint32_t)creds.times.authtime, (uint32_t)creds.times.endtime,
+                 (uint32_t)creds.times.renew_till);
+    if (n < 0 || (size_t)n >= len) {
+        snprintf(why, whylen, "marker line too long");
+        goto cleanup;
+    }
+    rc = KB_TICKET_OK;
+
+cleanup:
+    if (have_creds)
+        krb5_free_cred_contents(ctx, &creds);
+    krb5_free_unparsed_name(ctx, name);
+    krb5_free_principal(ctx, tgs);
+    krb5_free_principal(ctx, client);
+    return rc;
+}
+
+int kb_marker_line(const char *store, time_t now, char *line, size_t len, char *why, size_t whylen)
+{
+    krb5_context ctx = NULL;
+    krb5_ccache cc = NULL;
+    krb5_error_code kr;
+    int rc;
+
+    if ((kr = krb5_init_context(&ctx)) != 0) {
+        snprintf(why, whylen, "krb5_init_context failed (%d)", (int)kr);
+        return KB_TICKET_KRB5_ERROR;
+    }
+    if ((kr = krb5_cc_default(ctx, &cc)) != 0) {
+        krb5_why(ctx, kr, "no default ccache", why, whylen);
+        rc = KB_TICKET_NONE;
+    } else {
+        rc = kb_marker_line_cc(ctx, cc, store, now, line, len, why, whylen);
+        krb5_cc_close(ctx, cc);
+    }
+    krb5_free_context(ctx);
+    return rc;
+}
+
+int kb_marker_path(const char *marker_dir, uid_t uid, char *path, size_t len)
+{
+    int n = snprintf(path, len, "%s/krb5bridge_pushed_%lu", marker_dir, (unsigned long)uid);
+    return (n < 0 || (size_t)n >= len) ? -1 : 0;
+}
+
+/* Read a whole small file from fd into buf (NUL-terminated); -1 if it is larger than max. */
+static ssize_t read_small(int fd, char *buf, size_t max)
+{
+    size_t len = 0;
+    ssize_t n;
+
+    while ((n = read(fd, buf + len, max + 1 - len)) > 0) {
+        len += (size_t)n;
+        if (len > max)
+            return -1;
+    }
+    if (n < 0)
+        return -1;
+    buf[len] = '\0';
+    return (ssize_t)len;
+}
+
+int kb_marker_check(const char *path, uid_t uid, int ttl, time_t now, const char *expected,
+                    char *why, size_t whylen)
+{
+    char buf[KB_LINE_LEN + 1];
+    struct stat st;
+    ssize_t n;
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+
+    if (fd < 0)
+        return WHY("marker %s: cannot open: %s", path, strerror(errno));
+    if (fstat(fd, &st) != 0) {
+        close(fd);
+        return WHY("marker %s: fstat: %s", path, strerror(errno));
+    }
+    if (!S_ISREG(st.st_mode) || st.st_uid != uid || (st.st_mode & 022) != 0) {
+        close(fd);
+        return WHY("marker %s: not a regular file of uid %lu without group/other write (uid=%lu perms=%04o)",
+                   path, (unsigned long)uid, (unsigned long)st.st_uid, (unsigned)(st.st_mode & 07777));
+    }
+    if (st.st_mtime > now + 60 || now - st.st_mtime >= ttl) {
+        close(fd);
+        return WHY("marker %s: stale (age %lld s, push_ttl %d s)", path, (long long)(now - st.st_mtime), ttl);
+    }
+    n = read_small(fd, buf, KB_LINE_LEN - 1);
+    close(fd);
+    if (n < 0)
+        return WHY("marker %s: unreadable or too large", path);
+    if (strcmp(buf, expected) != 0)
+        return WHY("marker %s: names another ticket than the ccache holds", path);
+    return 0;
+}
+
+int kb_ccache_check(const char *path, const char *ccache_dir, uid_t uid, unsigned long job,
+                    char *why, size_t whylen)
+{
+    char prefix[1200];
+    const char *suffix;
+    struct stat st;
+    int n = snprintf(prefix, sizeof(prefix), "%s/krb5cc_%lu_%lu_", ccache_dir, (unsigned long)uid, job);
+
+    if (n < 0 || (size_t)n >= sizeof(prefix) || strncmp(path, prefix, (size_t)n) != 0)
+        return WHY("ccache %s: not a name %sXXXXXX", path, prefix);
+    suffix = path + n;
+    if (suffix[0] == '\0' || strspn(suffix, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
+        != strlen(suffix))
+        return WHY("ccache %s: bad suffix", path);
+    if (lstat(path, &st) != 0)
+        return WHY("ccache %s: %s", path, strerror(errno));
+    if (!S_ISREG(st.st_mode) || st.st_uid != uid || (st.st_mode & 07777) != 0600 || st.st_nlink != 1)
+        return WHY("ccache %s: not a regular file of uid %lu, mode 0600, one link "
+                   "(uid=%lu perms=%04o links=%lu)", path, (unsigned long)uid, (unsigned long)st.st_uid,
+                   (unsigned)(st.st_mode & 07777), (unsigned long)st.st_nlink);
+    return 0;
+}
+
+/* A directory owned by `owner`, not group/other-writable, not a symlink. */
+static int safe_dir(const char *path, uid_t owner, char *why, size_t whylen)
+{
+    struct stat st;
+
+    if (lstat(path, &st) != 0)
+        return WHY("%s: %s", path, strerror(errno));
+    if (!S_ISDIR(st.st_mode) || st.st_uid != owner || (st.st_mode & 022) != 0)
+        return WHY("%s: not a directory of uid %lu without group/other write (uid=%lu perms=%04o)",
+                   path, (unsigned long)owner, (unsigned long)st.st_uid, (unsigned)(st.st_mode & 07777));
+    return 0;
+}
+
+int kb_record_check(const char *state_dir, const char *ccache_dir, unsigned long job, uid_t uid,
+                    uid_t owner, char *ccache, size_t cclen, char *why, size_t whylen)
+{
+    char jobs[KB_LINE_LEN + 8], rec[KB_LINE_LEN + 40], buf[4096];
+    char *end = NULL, *path, *nl;
+    struct stat st;
+    unsigned long ruid;
+    ssize_t n;
+    int fd;
+
+    if ((size_t)snprintf(jobs, sizeof(jobs), "%s/jobs", state_dir) >= sizeof(jobs)
+        || (size_t)snprintf(rec, sizeof(rec), "%s/%lu", jobs, job) >= sizeof(rec))
+        return WHY("state dir path too long: %s", state_dir);
+    if (safe_dir(state_dir, owner, why, whylen) != 0 || safe_dir(jobs, owner, why, whylen) != 0)
+        return -1;
+    if ((fd = open(rec, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)) < 0)
+        return WHY("job record %s: %s", rec, strerror(errno));
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != owner || (st.st_mode & 07777) != 0600) {
+        close(fd);
+        return WHY("job record %s: not a regular file of uid %lu with mode 0600", rec, (unsigned long)owner);
+    }
+    n = read_small(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n <= 0 || buf[0] < '0' || buf[0] > '9')
+        return WHY("job record %s: empty, unreadable or malformed", rec);
+    errno = 0;
+    ruid = strtoul(buf, &end, 10);
+    nl = strchr(buf, '\n');
+    if (errno != 0 || *end != ' ' || nl == NULL || nl[1] != '\0')
+        return WHY("job record %s: not one line \"<uid> <path>\"", rec);
+    if (ruid != (unsigned long)uid)
+        return WHY("job record %s: belongs to uid %lu, not %lu", rec, ruid, (unsigned long)uid);
+    *nl = '\0';
+    path = end + 1;
+    if (kb_ccache_check(path, ccache_dir, uid, job, why, whylen) != 0)
+        return -1;
+    if ((size_t)snprintf(ccache, cclen, "%s", path) >= cclen)
+        return WHY("ccache path too long: %s", path);
+    return 0;
+}

@@ -1,0 +1,57 @@
+/*
+ * The fast "nothing to do" checks: they let a step skip starting Node. Each returns 0 when the
+ * fast path is safe, else -1 with `why` saying what failed (for debug logs), never trusting a path
+ * a user could have planted (O_NOFOLLOW, lstat, owner and mode checks).
+ */
+#ifndef KRB5BRIDGE_CHECKS_H
+#define KRB5BRIDGE_CHECKS_H
+
+#include <stddef.h>
+#include <sys/types.h>
+#include <time.h>
+#include <krb5.h>
+
+#define KB_LINE_LEN 1024
+
+/* Why no marker line could be computed; the plugin maps these to the helper's exit statuses. */
+enum kb_ticket_state { KB_TICKET_OK = 0, KB_TICKET_NONE, KB_TICKET_NO_TGT, KB_TICKET_EXPIRED, KB_TICKET_KRB5_ERROR };
+
+/*
+ * The push marker line for the TGT (krbtgt/REALM@REALM of the principal's realm) in `cc`:
+ * "v1 <store> <principal> <authtime> <endtime> <renew_till>\n". Returns KB_TICKET_OK, or
+ * KB_TICKET_NONE (no ccache or no principal in it), _NO_TGT, _EXPIRED (endtime <= now), _KRB5_ERROR.
+ */
+int kb_marker_line_cc(krb5_context ctx, krb5_ccache cc, const char *store, time_t now,
+                      char *line, size_t len, char *why, size_t whylen);
+
+/* The same for the default ccache (KRB5CCNAME or libkrb5's default), as the calling user. */
+int kb_marker_line(const char *store, time_t now, char *line, size_t len, char *why, size_t whylen);
+
+/* Path of the marker: marker_dir/krb5bridge_pushed_<uid>. -1 if too long. */
+int kb_marker_path(const char *marker_dir, uid_t uid, char *path, size_t len);
+
+/*
+ * The marker at `path` is a regular file (not followed if a symlink) owned by `uid`, not group-
+ * or other-writable, modified less than `ttl` seconds before `now` (and not in the future), and
+ * holds exactly `expected`.
+ */
+int kb_marker_check(const char *path, uid_t uid, int ttl, time_t now, const char *expected,
+                    char *why, size_t whylen);
+
+/*
+ * The job's ccache file: `path` is ccache_dir/krb5cc_<uid>_<job>_<suffix> with no other slash,
+ * and lstat shows a regular file, owner uid, mode 0600, one link.
+ */
+int kb_ccache_check(const char *path, const char *ccache_dir, uid_t uid, unsigned long job,
+                    char *why, size_t whylen);
+
+/*
+ * The job record state_dir/jobs/<job>: state_dir and state_dir/jobs are directories owned by
+ * `owner` (root) and not group/other-writable; the record is a regular file owned by `owner`,
+ * mode 0600, one line "<uid> <path>\n" whose uid is `uid` and whose path passes kb_ccache_check.
+ * On success the ccache path is copied to `ccache`.
+ */
+int kb_record_check(const char *state_dir, const char *ccache_dir, unsigned long job, uid_t uid,
+                    uid_t owner, char *ccache, size_t cclen, char *why, size_t whylen);
+
+#endif

@@ -1,0 +1,57 @@
+/* Plugin settings: plugstack.conf arguments (strict) over the helper's config file (lenient). */
+#ifndef KRB5BRIDGE_CONFIG_H
+#define KRB5BRIDGE_CONFIG_H
+
+#include <stddef.h>
+
+enum kb_mode { KB_MODE_AUTO, KB_MODE_YES, KB_MODE_NO };
+enum kb_policy { KB_POLICY_WARN, KB_POLICY_FAIL };
+
+#define KB_PATH_LEN 1024
+#define KB_DEFAULT_CONFIG_FILE "/etc/krb5bridge/krb5bridge.conf"
+
+struct kb_conf {
+    enum kb_mode mode;
+    enum kb_policy policy;
+    char node[KB_PATH_LEN];
+    char helper[KB_PATH_LEN];
+    char config[KB_PATH_LEN];      /* "" = the helper's default file */
+    char store[256];
+    char munge_socket[KB_PATH_LEN]; /* "" = libmunge's default */
+    char ccache_dir[KB_PATH_LEN];
+    char state_dir[KB_PATH_LEN];
+    char marker_dir[KB_PATH_LEN];
+    char krb5_config[KB_PATH_LEN]; /* "" = libkrb5's default */
+    int timeout;                   /* seconds */
+    int push_ttl;                  /* seconds; 0 disables the push fast path */
+    unsigned set;                  /* bit per key given in plugstack.conf (KB_SET_*) */
+};
+
+#define KB_SET_STORE        (1u << 0)
+#define KB_SET_MUNGE_SOCKET (1u << 1)
+#define KB_SET_CCACHE_DIR   (1u << 2)
+#define KB_SET_STATE_DIR    (1u << 3)
+#define KB_SET_MARKER_DIR   (1u << 4)
+#define KB_SET_TIMEOUT      (1u << 5)
+
+void kb_conf_defaults(struct kb_conf *c);
+
+/* Parse plugstack.conf arguments `key=value`; an unknown key or bad value is -1 with err naming it. */
+int kb_conf_parse_args(struct kb_conf *c, int ac, char **av, char *err, size_t errlen);
+
+/*
+ * Take store, munge_socket, ccache_dir, state_dir, marker_dir and timeout from the helper's config
+ * file where plugstack.conf did not set them, so the plugin's fast checks look where the helper
+ * writes. Lenient: other keys are the helper's to validate; a missing file leaves the defaults.
+ */
+void kb_conf_read_file(struct kb_conf *c);
+
+/* Parse a config file text (the pure part of kb_conf_read_file). */
+void kb_conf_apply_text(struct kb_conf *c, const char *text);
+
+/* "yes"/"no"/"auto" (NULL = yes: a bare --krb5); -1 if anything else. */
+int kb_parse_mode(const char *s, enum kb_mode *out);
+
+const char *kb_mode_name(enum kb_mode m);
+
+#endif

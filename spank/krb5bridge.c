@@ -1,0 +1,419 @@
+/*
+ * krb5bridge SPANK plugin: thin hooks that decide whether there is work and run the helper.
+ *   srun/sbatch/salloc (as the user): push the user's TGT to the store, unless the push marker
+ *     shows the store already has this very ticket (checked in C: no Node start).
+ *   slurmstepd (root): give the job a private ccache (materialise) and export KRB5CCNAME,
+ *     unless the job record shows it already has one (checked in C).
+ *   job end (root, every node): destroy the job's ccache.
+ * Remote hooks never fail: a failing remote init_post_opt drains the node on batch jobs.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <slurm/spank.h>
+
+#include "checks.h"
+#include "config.h"
+#include "run.h"
+#include "status.h"
+
+#define KB_EXPORT __attribute__((visibility("default")))
+
+KB_EXPORT extern const char plugin_name[];
+KB_EXPORT extern const char plugin_type[];
+KB_EXPORT extern const unsigned int plugin_version;
+KB_EXPORT extern const unsigned int spank_plugin_version;
+SPANK_PLUGIN(krb5bridge, 1);
+
+/* Node gets this much longer than the store timeout: its own start-up and its error report. */
+#define KB_GRACE_MS 2000
+#define KB_ROOT_PATH "PATH=/usr/sbin:/usr/bin:/sbin:/bin"
+#define KB_USER_PATH "PATH=/usr/bin:/bin"
+
+static struct kb_conf conf;
+static enum kb_mode opt_mode;
+static int opt_given;
+
+static int opt_cb(int val, const char *optarg, int remote)
+{
+    enum kb_mode m;
+
+    (void)val;
+    (void)remote;
+    /* Runs twice per step in slurmstepd: only ever records the value. */
+    if (kb_parse_mode(optarg, &m) != 0) {
+        slurm_error("krb5bridge: --krb5 takes yes, no or auto, not \"%s\"", optarg);
+        return -1;
+    }
+    opt_mode = m;
+    opt_given = 1;
+    return 0;
+}
+
+static struct spank_option krb5_option = {
+    "krb5", "yes|no|auto",
+    "Kerberos credentials for the job: yes = require your ticket (kinit), no = none, "
+    "auto = use your ticket if you have one (the site's default)",
+    2, 0, opt_cb,
+};
+
+static enum kb_mode effective_mode(void)
+{
+    return opt_given ? opt_mode : conf.mode;
+}
+
+static int conf_loaded;
+
+/* Settings from plugstack.conf, then the config file; -1 (after logging why) on a bad argument. */
+static int load_conf(int ac, char **av)
+{
+    char err[512];
+
+    if (conf_loaded)
+        return 0;
+    kb_conf_defaults(&conf);
+    if (kb_conf_parse_args(&conf, ac, av, err, sizeof(err)) != 0) {
+        slurm_error("krb5bridge: %s", err);
+        return -1;
+    }
+    kb_conf_read_file(&conf);
+    conf_loaded = 1;
+    return 0;
+}
+
+KB_EXPORT int slurm_spank_init(spank_t sp, int ac, char **av)
+{
+    spank_context_t ctx = spank_context();
+    spank_err_t rc;
+
+    if (load_conf(ac, av) != 0)
+        return -1;
+    if (ctx == S_CTX_LOCAL || ctx == S_CTX_ALLOCATOR || ctx == S_CTX_REMOTE) {
+        if ((rc = spank_option_register(sp, &krb5_option)) != ESPANK_SUCCESS) {
+            slurm_error("krb5bridge: cannot register --krb5: %s", spank_strerror(rc));
+            return ctx == S_CTX_REMOTE ? 0 : -1;
+        }
+    }
+    return 0;
+}
+
+/* argv: NODE HELPER VERB, then the settings every verb shares. Returns the next free index. */
+static int common_argv(char **argv, const char *verb)
+{
+    static char timeout[16];
+    int i = 0;
+
+    snprintf(timeout, sizeof(timeout), "%d", conf.timeout);
+    argv[i++] = conf.node;
+    argv[i++] = conf.helper;
+    argv[i++] = (char *)verb;
+    if (conf.config[0]) {
+        argv[i++] = "--config";
+        argv[i++] = conf.config;
+    }
+    argv[i++] = "--store";
+    argv[i++] = conf.store;
+    if (conf.munge_socket[0]) {
+        argv[i++] = "--munge-socket";
+        argv[i++] = conf.munge_socket;
+    }
+    argv[i++] = "--timeout";
+    argv[i++] = timeout;
+    return i;
+}
+
+/* Copy with truncation (snprintf "%s" would make -Wformat-truncation complain). */
+static void copy_str(char *dst, size_t len, const char *src)
+{
+    size_t n = strnlen(src, len - 1);
+
+    memcpy(dst, src, n);
+    dst[n] = '\0';
+}
+
+/* Run the helper; on failure describe it in `line`. Returns the exit status (0 = success). */
+static int run_helper(char **argv, char **envp, const char *verb, char *out, size_t outlen,
+                      char *line, size_t len, char *code, size_t codelen)
+{
+    struct kb_run_result *res = calloc(1, sizeof(*res));
+    int status;
+
+    code[0] = '\0';
+    if (res == NULL) {
+        snprintf(line, len, "krb5bridge: out of memory");
+        return -1;
+    }
+    if (kb_run(conf.node, argv, envp, conf.timeout * 1000 + KB_GRACE_MS, res) != 0) {
+        copy_str(line, len, res->err);
+        free(res);
+        return -1;
+    }
+    status = (res->status == 0 && !res->timed_out) ? 0 : (res->status > 0 ? res->status : -1);
+    if (status != 0)
+        kb_describe_failure(res, verb, conf.timeout, line, len, code, codelen);
+    else if (out != NULL)
+        copy_str(out, outlen, res->out_len < outlen ? res->out : ""); /* too long: not our line */
+    free(res);
+    return status;
+}
+
+/* ---- srun / sbatch / salloc: push, as the user ---- */
+
+/*
+ * Tell the user about a push failure. Returns the hook's result: -1 refuses the submission
+ * (policy=fail, or --krb5=yes without a ticket), 0 lets the job run without credentials.
+ */
+static int push_failed(int status, const char *line)
+{
+    int fatal = conf.policy == KB_POLICY_FAIL
+        || (effective_mode() == KB_MODE_YES && kb_status_is_no_ticket(status));
+
+    if (fatal) {
+        slurm_spank_log("%s. The job is not submitted (%s).", line,
+                        conf.policy == KB_POLICY_FAIL ? "krb5bridge policy=fail" : "--krb5=yes");
+        return -1;
+    }
+    slurm_spank_log("%s. The job runs without Kerberos credentials.", line);
+    return 0;
+}
+
+static int push_hook(void)
+{
+    char line[KB_LINE_LEN], msg[1024], why[1024], path[KB_PATH_LEN + 64], code[64];
+    char home[KB_PATH_LEN + 8], ccname[KB_PATH_LEN + 16], krb5conf[KB_PATH_LEN + 16];
+    char *argv[24], *envp[8];
+    const char *v;
+    time_t now = time(NULL);
+    uid_t uid = getuid();
+    int t, i, e = 0, status;
+
+    if (effective_mode() == KB_MODE_NO)
+        return 0;
+    /* srun inside a job already runs with the job's credentials; push again only if asked. */
+    if (getenv("SLURM_JOB_ID") != NULL && !(opt_given && opt_mode == KB_MODE_YES))
+        return 0;
+
+    t = kb_marker_line(conf.store, now, line, sizeof(line), why, sizeof(why));
+    if (t == KB_TICKET_NONE || t == KB_TICKET_NO_TGT || t == KB_TICKET_EXPIRED) {
+        slurm_debug("krb5bridge: %s", why);
+        kb_describe_status(kb_ticket_status((enum kb_ticket_state)t), msg, sizeof(msg));
+        return push_failed(kb_ticket_status((enum kb_ticket_state)t), msg);
+    }
+    if (t == KB_TICKET_OK && conf.push_ttl > 0
+        && kb_marker_path(conf.marker_dir, uid, path, sizeof(path)) == 0) {
+        if (kb_marker_check(path, uid, conf.push_ttl, now, line, why, sizeof(why)) == 0) {
+            slurm_debug("krb5bridge: the store already holds this ticket (%s)", path);
+            return 0;
+        }
+        slurm_debug("krb5bridge: pushing: %s", why);
+    }
+
+    /* The user's own program with the user's privileges, but nothing that changes what runs. */
+    envp[e++] = KB_USER_PATH;
+    if ((v = getenv("HOME")) != NULL && strlen(v) < KB_PATH_LEN) {
+        snprintf(home, sizeof(home), "HOME=%s", v);
+        envp[e++] = home;
+    }
+    if ((v = getenv("KRB5CCNAME")) != NULL && strlen(v) < KB_PATH_LEN) {
+        snprintf(ccname, sizeof(ccname), "KRB5CCNAME=%s", v);
+        envp[e++] = ccname;
+    }
+    if ((v = getenv("KRB5_CONFIG")) != NULL && strlen(v) < KB_PATH_LEN) {
+        snprintf(krb5conf, sizeof(krb5conf), "KRB5_CONFIG=%s", v);
+        envp[e++] = krb5conf;
+    }
+    envp[e] = NULL;
+    i = common_argv(argv, "push");
+    argv[i] = NULL;
+
+    status = run_helper(argv, envp, "push", NULL, 0, msg, sizeof(msg), code, sizeof(code));
+    if (status == 0) {
+        slurm_debug("krb5bridge: pushed the ticket to %s", conf.store);
+        return 0;
+    }
+    slurm_debug("krb5bridge: push failed (status %d, %s)", status, code);
+    return push_failed(status, msg);
+}
+
+/* ---- slurmstepd: materialise, as root ---- */
+
+static char *root_env[3];
+static char root_krb5conf[KB_PATH_LEN + 16];
+
+/* An explicit minimal environment: nothing from the job reaches root's helper. */
+static char **root_envp(void)
+{
+    int e = 0;
+
+    root_env[e++] = KB_ROOT_PATH;
+    if (conf.krb5_config[0]) {
+        snprintf(root_krb5conf, sizeof(root_krb5conf), "KRB5_CONFIG=%s", conf.krb5_config);
+        root_env[e++] = root_krb5conf;
+    }
+    root_env[e] = NULL;
+    return root_env;
+}
+
+static int export_ccache(spank_t sp, uint32_t job, const char *path)
+{
+    char value[KB_PATH_LEN + 16];
+    spank_err_t rc;
+
+    snprintf(value, sizeof(value), "FILE:%s", path);
+    if ((rc = spank_setenv(sp, "KRB5CCNAME", value, 1)) != ESPANK_SUCCESS) {
+        slurm_error("krb5bridge: job %" PRIu32 ": cannot set KRB5CCNAME: %s", job, spank_strerror(rc));
+        return -1;
+    }
+    return 0;
+}
+
+/* Parse the helper's "KRB5CCNAME=FILE:<path>\n" into path; -1 if it is anything else. */
+static int parse_ccname(const char *out, char *path, size_t len)
+{
+    const char *prefix = "KRB5CCNAME=FILE:", *p = out + strlen(prefix);
+    size_t n;
+
+    if (strncmp(out, prefix, strlen(prefix)) != 0)
+        return -1;
+    n = strcspn(p, "\n");
+    if (n == 0 || n >= len || p[n] != '\n' || p[n + 1] != '\0')
+        return -1;
+    memcpy(path, p, n);
+    path[n] = '\0';
+    return 0;
+}
+
+static int materialise_hook(spank_t sp)
+{
+    char ccache[KB_PATH_LEN + 64], why[1024], msg[1024], code[64], out[KB_PATH_LEN + 64];
+    char s_uid[16], s_gid[16], s_job[16];
+    char *argv[32];
+    uid_t uid;
+    gid_t gid;
+    uint32_t job;
+    int i, status;
+
+    if (effective_mode() == KB_MODE_NO)
+        return 0;
+    if (spank_get_item(sp, S_JOB_UID, &uid) != ESPANK_SUCCESS
+        || spank_get_item(sp, S_JOB_GID, &gid) != ESPANK_SUCCESS
+        || spank_get_item(sp, S_JOB_ID, &job) != ESPANK_SUCCESS) {
+        slurm_error("krb5bridge: cannot read the job's uid, gid or id; the job runs without Kerberos credentials");
+        return 0;
+    }
+    if (uid == 0)
+        return 0; /* the store never holds root's credentials */
+
+    if (kb_record_check(conf.state_dir, conf.ccache_dir, job, uid, 0, ccache, sizeof(ccache), why,
+                        sizeof(why)) == 0) {
+        export_ccache(sp, job, ccache);
+        return 0;
+    }
+    slurm_debug("krb5bridge: job %" PRIu32 ": materialising: %s", job, why);
+
+    snprintf(s_uid, sizeof(s_uid), "%lu", (unsigned long)uid);
+    snprintf(s_gid, sizeof(s_gid), "%lu", (unsigned long)gid);
+    snprintf(s_job, sizeof(s_job), "%" PRIu32, job);
+    i = common_argv(argv, "materialise");
+    argv[i++] = "--uid";
+    argv[i++] = s_uid;
+    argv[i++] = "--gid";
+    argv[i++] = s_gid;
+    argv[i++] = "--job";
+    argv[i++] = s_job;
+    argv[i++] = "--state-dir";
+    argv[i++] = conf.state_dir;
+    argv[i++] = "--ccache-dir";
+    argv[i++] = conf.ccache_dir;
+    argv[i] = NULL;
+
+    status = run_helper(argv, root_envp(), "materialise", out, sizeof(out), msg, sizeof(msg), code,
+                        sizeof(code));
+    if (status != 0) {
+        if (effective_mode() == KB_MODE_AUTO && kb_status_is_not_found(status))
+            slurm_info("%s (job %" PRIu32 ", uid %lu). The job runs without Kerberos credentials.", msg, job,
+                       (unsigned long)uid);
+        else
+            slurm_error("%s (job %" PRIu32 ", uid %lu). The job runs without Kerberos credentials.", msg, job,
+                        (unsigned long)uid);
+        return 0;
+    }
+    /* Trust but verify: export only a file that passes the same checks as the fast path. */
+    if (parse_ccname(out, ccache, sizeof(ccache)) != 0
+        || kb_ccache_check(ccache, conf.ccache_dir, uid, job, why, sizeof(why)) != 0) {
+        slurm_error("krb5bridge: job %" PRIu32 ": the helper's answer is unusable (%s); the job runs without "
+                    "Kerberos credentials", job, parse_ccname(out, ccache, sizeof(ccache)) ? "no KRB5CCNAME line" : why);
+        return 0;
+    }
+    export_ccache(sp, job, ccache);
+    return 0;
+}
+
+KB_EXPORT int slurm_spank_init_post_opt(spank_t sp, int ac, char **av)
+{
+    (void)ac;
+    (void)av;
+    switch (spank_context()) {
+    case S_CTX_LOCAL:
+    case S_CTX_ALLOCATOR:
+        return push_hook();
+    case S_CTX_REMOTE:
+        return materialise_hook(sp);
+    default:
+        return 0;
+    }
+}
+
+/* ---- job end: destroy, as root ---- */
+
+static int destroy(spank_t sp)
+{
+    char rec[KB_PATH_LEN + 40], msg[1024], code[64], s_uid[16], s_job[16];
+    char *argv[24];
+    struct stat st;
+    uid_t uid;
+    uint32_t job;
+    int i;
+
+    if (spank_get_item(sp, S_JOB_UID, &uid) != ESPANK_SUCCESS
+        || spank_get_item(sp, S_JOB_ID, &job) != ESPANK_SUCCESS) {
+        slurm_error("krb5bridge: epilog: cannot read the job's uid or id; its ccache (if any) stays until reboot");
+        return 0;
+    }
+    /* No record, nothing to destroy: no Node start for the jobs that never had credentials. */
+    snprintf(rec, sizeof(rec), "%s/jobs/%" PRIu32, conf.state_dir, job);
+    if (lstat(rec, &st) != 0 && errno == ENOENT)
+        return 0;
+
+    snprintf(s_uid, sizeof(s_uid), "%lu", (unsigned long)uid);
+    snprintf(s_job, sizeof(s_job), "%" PRIu32, job);
+    i = common_argv(argv, "destroy");
+    argv[i++] = "--uid";
+    argv[i++] = s_uid;
+    argv[i++] = "--job";
+    argv[i++] = s_job;
+    argv[i++] = "--state-dir";
+    argv[i++] = conf.state_dir;
+    argv[i] = NULL;
+    if (run_helper(argv, root_envp(), "destroy", NULL, 0, msg, sizeof(msg), code, sizeof(code)) != 0)
+        slurm_error("%s (job %" PRIu32 ", uid %lu)", msg, job, (unsigned long)uid);
+    return 0;
+}
+
+/*
+ * Observed on Slurm 22.05 (see docs/hooks.md): slurmd runs `slurmstepd spank epilog` at the end of
+ * every job on every node it ran on, even with no Epilog= script, as root, with S_JOB_UID and
+ * S_JOB_ID available; slurm_spank_init is NOT called there, so the arguments are parsed here.
+ */
+KB_EXPORT int slurm_spank_job_epilog(spank_t sp, int ac, char **av)
+{
+    if (load_conf(ac, av) != 0)
+        return 0; /* logged; a failing epilog would drain the node */
+    return destroy(sp);
+}

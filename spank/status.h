@@ -1,0 +1,36 @@
+/* Turning a helper run into one line a person can act on, with the registry in errors.h. */
+#ifndef KRB5BRIDGE_STATUS_H
+#define KRB5BRIDGE_STATUS_H
+
+#include <stddef.h>
+#include "checks.h"
+#include "run.h"
+
+/* The registry code for an exit status ("E_NO_TICKET"), or NULL if unknown. */
+const char *kb_status_code(int status);
+
+/* The registry message for an exit status, or NULL if unknown. */
+const char *kb_status_message(int status);
+
+/* The helper exit status that means the same as a ticket state (0 for KB_TICKET_OK). */
+int kb_ticket_status(enum kb_ticket_state t);
+
+/* 1 if the status means "the user has no usable ticket" (no ticket, no TGT, expired). */
+int kb_status_is_no_ticket(int status);
+
+/* 1 if the status means "the store holds nothing for this user". */
+int kb_status_is_not_found(int status);
+
+/*
+ * One line "krb5bridge: <what failed; what to do>" (no trailing newline) for a failed run of
+ * `verb`: the helper's own last "krb5bridge: E_CODE: ..." stderr line without the code, or the
+ * registry message for its exit status, or what happened (timeout, signal, exec failure).
+ * `timeout_s` is the configured store timeout. Sets `code` to the registry code or "" if none.
+ */
+void kb_describe_failure(const struct kb_run_result *res, const char *verb, int timeout_s,
+                         char *line, size_t len, char *code, size_t codelen);
+
+/* The same for a status the plugin found itself (no helper run). */
+void kb_describe_status(int status, char *line, size_t len);
+
+#endif

@@ -1,0 +1,323 @@
+/*
+ * Tests of spank/checks.c: the push marker (line from a real libkrb5 ccache, file checks) and the
+ * job record / job ccache checks. The owner checks chown to other uids, so they need root.
+ */
+#define _GNU_SOURCE
+#include "checks.h"
+#include "tap.h"
+
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#define OTHER_UID 4242
+#define ALICE 4343
+#define JOB 77UL
+
+static char dir[64];
+static char why[1024];
+
+static void write_file(const char *path, const char *text, mode_t mode)
+{
+    int fd;
+
+    unlink(path);
+    fd = open(path, O_WRONLY | O_CREAT | O_EXCL, mode);
+    if (fd < 0 || write(fd, text, strlen(text)) != (ssize_t)strlen(text)) {
+        perror(path);
+        exit(2);
+    }
+    fchmod(fd, mode);
+    close(fd);
+}
+
+static void set_mtime(const char *path, time_t t)
+{
+    struct timeval tv[2] = { { t, 0 }, { t, 0 } };
+    utimes(path, tv);
+}
+
+/* A ccache holding one credential for `server` with the given times (no KDC needed). */
+static void make_ccache(krb5_context ctx, const char *name, const char *client, const char *server,
+                        time_t auth, time_t end, time_t renew)
+{
+    krb5_ccache cc;
+    krb5_creds cr;
+    static krb5_octet key[32], tkt[] = "not-a-real-ticket";
+
+    memset(&cr, 0, sizeof(cr));
+    if (krb5_cc_resolve(ctx, name, &cc) || krb5_parse_name(ctx, client, &cr.client)
+        || krb5_parse_name(ctx, server, &cr.server) || krb5_cc_initialize(ctx, cc, cr.client)) {
+        fprintf(stderr, "cannot make ccache %s\n", name);
+        exit(2);
+    }
+    cr.keyblock.enctype = ENCTYPE_AES256_CTS_HMAC_SHA1_96;
+    cr.keyblock.length = sizeof(key);
+    cr.keyblock.contents = key;
+    cr.ticket.length = sizeof(tkt) - 1;
+    cr.ticket.data = (char *)tkt;
+    cr.times.authtime = cr.times.starttime = (krb5_timestamp)auth;
+    cr.times.endtime = (krb5_timestamp)end;
+    cr.times.renew_till = (krb5_timestamp)renew;
+    if (krb5_cc_store_cred(ctx, cc, &cr)) {
+        fprintf(stderr, "cannot store cred\n");
+        exit(2);
+    }
+    cr.keyblock.contents = NULL;
+    cr.ticket.data = NULL;
+    krb5_free_principal(ctx, cr.client);
+    krb5_free_principal(ctx, cr.server);
+    krb5_cc_close(ctx, cc);
+}
+
+static int line_of(krb5_context ctx, const char *name, time_t now, char *line)
+{
+    krb5_ccache cc;
+    int rc;
+
+    krb5_cc_resolve(ctx, name, &cc);
+    rc = kb_marker_line_cc(ctx, cc, "127.0.0.1:7386", now, line, KB_LINE_LEN, why, sizeof(why));
+    krb5_cc_close(ctx, cc);
+    return rc;
+}
+
+static void marker_line_tests(void)
+{
+    krb5_context ctx;
+    char name[128], line[KB_LINE_LEN], want[KB_LINE_LEN];
+    time_t now = time(NULL);
+
+    krb5_init_context(&ctx);
+    snprintf(name, sizeof(name), "FILE:%s/tgt", dir);
+    make_ccache(ctx, name, "alice@EX.TEST", "krbtgt/EX.TEST@EX.TEST", 1000, now + 3600, now + 7200);
+    snprintf(want, sizeof(want), "v1 127.0.0.1:7386 alice@EX.TEST 1000 %lld %lld\n", (long long)now + 3600,
+             (long long)now + 7200);
+    ok(line_of(ctx, name, now, line) == KB_TICKET_OK, "marker line from a ccache with a TGT");
+    is_str(line, want, "marker line is v1 <store> <principal> <authtime> <endtime> <renew_till>");
+
+    snprintf(name, sizeof(name), "FILE:%s/expired", dir);
+    make_ccache(ctx, name, "alice@EX.TEST", "krbtgt/EX.TEST@EX.TEST", 1000, now - 1, now + 7200);
+    ok(line_of(ctx, name, now, line) == KB_TICKET_EXPIRED, "expired TGT -> KB_TICKET_EXPIRED (%s)", why);
+
+    snprintf(name, sizeof(name), "FILE:%s/service", dir);
+    make_ccache(ctx, name, "alice@EX.TEST", "host/x.ex.test@EX.TEST", 1000, now + 3600, 0);
+    ok(line_of(ctx, name, now, line) == KB_TICKET_NO_TGT, "only a service ticket -> KB_TICKET_NO_TGT (%s)", why);
+
+    snprintf(name, sizeof(name), "FILE:%s/foreign", dir);
+    make_ccache(ctx, name, "alice@EX.TEST", "krbtgt/OTHER.TEST@EX.TEST", 1000, now + 3600, 0);
+    ok(line_of(ctx, name, now, line) == KB_TICKET_NO_TGT, "a cross-realm TGT is not the user's TGT");
+
+    snprintf(name, sizeof(name), "FILE:%s/none", dir);
+    ok(line_of(ctx, name, now, line) == KB_TICKET_NONE, "missing ccache -> KB_TICKET_NONE (%s)", why);
+
+    snprintf(name, sizeof(name), "FILE:%s/tgt", dir);
+    setenv("KRB5CCNAME", name, 1);
+    ok(kb_marker_line("s:1", now, line, sizeof(line), why, sizeof(why)) == KB_TICKET_OK
+           && strncmp(line, "v1 s:1 alice@EX.TEST 1000 ", 26) == 0,
+       "kb_marker_line reads the default ccache (KRB5CCNAME)");
+    unsetenv("KRB5CCNAME");
+    krb5_free_context(ctx);
+}
+
+static void marker_file_tests(int root)
+{
+    char path[128], link[128], fifo[128];
+    const char *line = "v1 s:1 alice@EX.TEST 1 2 3\n";
+    time_t now = time(NULL);
+    uid_t me = getuid();
+
+    ok(kb_marker_path("/tmp", 1005, path, sizeof(path)) == 0 && strcmp(path, "/tmp/krb5bridge_pushed_1005") == 0,
+       "marker path is marker_dir/krb5bridge_pushed_<uid>");
+    snprintf(path, sizeof(path), "%s/marker", dir);
+    write_file(path, line, 0600);
+    ok(kb_marker_check(path, me, 900, now, line, why, sizeof(why)) == 0, "valid marker accepted");
+    ok(kb_marker_check(path, me, 900, now, "v1 s:1 alice@EX.TEST 1 2 4\n", why, sizeof(why)) == -1,
+       "marker for another ticket refused");
+    ok(kb_marker_check(path, me, 900, now, "v1 s:1 alice@EX.TEST 1 2 3", why, sizeof(why)) == -1,
+       "marker compare is exact (newline)");
+    set_mtime(path, now - 900);
+    ok(kb_marker_check(path, me, 900, now, line, why, sizeof(why)) == -1 && strstr(why, "stale"),
+       "marker as old as push_ttl refused: %s", why);
+    set_mtime(path, now + 3600);
+    ok(kb_marker_check(path, me, 900, now, line, why, sizeof(why)) == -1, "marker dated in the future refused");
+    set_mtime(path, now);
+    chmod(path, 0620);
+    ok(kb_marker_check(path, me, 900, now, line, why, sizeof(why)) == -1, "group-writable marker refused: %s", why);
+    chmod(path, 0602);
+    ok(kb_marker_check(path, me, 900, now, line, why, sizeof(why)) == -1, "other-writable marker refused");
+    chmod(path, 0644);
+    ok(kb_marker_check(path, me, 900, now, line, why, sizeof(why)) == 0, "world-readable marker is fine");
+
+    snprintf(link, sizeof(link), "%s/marker-link", dir);
+    symlink(path, link);
+    ok(kb_marker_check(link, me, 900, now, line, why, sizeof(why)) == -1, "symlink to a valid marker refused: %s", why);
+    snprintf(fifo, sizeof(fifo), "%s/marker-fifo", dir);
+    mkfifo(fifo, 0600);
+    ok(kb_marker_check(fifo, me, 900, now, line, why, sizeof(why)) == -1, "fifo refused without blocking");
+    ok(kb_marker_check(dir, me, 900, now, line, why, sizeof(why)) == -1, "directory refused");
+    ok(kb_marker_check("/nonexistent/m", me, 900, now, line, why, sizeof(why)) == -1, "missing marker refused");
+    {
+        char big[3000];
+        memset(big, 'x', sizeof(big) - 1);
+        big[sizeof(big) - 1] = '\0';
+        write_file(path, big, 0600);
+        ok(kb_marker_check(path, me, 900, now, big, why, sizeof(why)) == -1, "oversized marker refused");
+        write_file(path, line, 0600);
+    }
+    if (!root) {
+        tap_skip(2, "owner checks need root");
+        return;
+    }
+    chown(path, OTHER_UID, OTHER_UID);
+    ok(kb_marker_check(path, me, 900, now, line, why, sizeof(why)) == -1, "marker owned by another uid refused: %s", why);
+    ok(kb_marker_check(path, OTHER_UID, 900, now, line, why, sizeof(why)) == 0, "the same marker is valid for its owner");
+}
+
+/* A fresh state dir (root 0700) with jobs/ and a record for JOB naming `cc`. */
+static void setup_record(char *state, char *cc, const char *record_text)
+{
+    char jobs[256], rec[300];
+
+    snprintf(state, 200, "%s/state", dir);
+    snprintf(jobs, sizeof(jobs), "%s/jobs", state);
+    snprintf(rec, sizeof(rec), "%s/%lu", jobs, JOB);
+    mkdir(state, 0700);
+    mkdir(jobs, 0700);
+    chmod(state, 0700);
+    chmod(jobs, 0700);
+    snprintf(cc, 200, "%s/krb5cc_%d_%lu_AbC123", dir, ALICE, JOB);
+    if (record_text == NULL) {
+        char text[300];
+        snprintf(text, sizeof(text), "%d %s\n", ALICE, cc);
+        write_file(rec, text, 0600);
+    } else {
+        write_file(rec, record_text, 0600);
+    }
+}
+
+static void make_cc(const char *cc, uid_t uid, mode_t mode)
+{
+    unlink(cc);
+    rmdir(cc);
+    write_file(cc, "ccache", mode);
+    chown(cc, uid, uid);
+}
+
+static int record(const char *state, char *out)
+{
+    return kb_record_check(state, dir, JOB, ALICE, 0, out, 256, why, sizeof(why));
+}
+
+static void record_tests(void)
+{
+    char state[200], cc[200], out[256], rec[600], text[1024], other[600];
+
+    setup_record(state, cc, NULL);
+    snprintf(rec, sizeof(rec), "%s/jobs/%lu", state, JOB);
+    make_cc(cc, ALICE, 0600);
+    ok(record(state, out) == 0, "valid record and ccache accepted (%s)", why);
+    is_str(out, cc, "the record's ccache path is returned");
+    ok(kb_record_check(state, dir, JOB, ALICE + 1, 0, out, 256, why, sizeof(why)) == -1,
+       "record of another uid refused: %s", why);
+    ok(kb_record_check(state, dir, JOB + 1, ALICE, 0, out, 256, why, sizeof(why)) == -1, "no record for another job");
+
+    /* the ccache the record names */
+    make_cc(cc, ALICE, 0644);
+    ok(record(state, out) == -1, "ccache mode 0644 refused: %s", why);
+    make_cc(cc, OTHER_UID, 0600);
+    ok(record(state, out) == -1, "ccache of another owner refused: %s", why);
+    make_cc(cc, ALICE, 0600);
+    snprintf(other, sizeof(other), "%s/hardlink", dir);
+    link(cc, other);
+    ok(record(state, out) == -1, "ccache with two links refused: %s", why);
+    unlink(other);
+    unlink(cc);
+    snprintf(other, sizeof(other), "%s/target", dir);
+    make_cc(other, ALICE, 0600);
+    symlink(other, cc);
+    lchown(cc, ALICE, ALICE);
+    ok(record(state, out) == -1, "record naming a symlink refused: %s", why);
+    unlink(cc);
+    mkfifo(cc, 0600);
+    chown(cc, ALICE, ALICE);
+    ok(record(state, out) == -1, "record naming a fifo refused: %s", why);
+    unlink(cc);
+    mkdir(cc, 0700);
+    chown(cc, ALICE, ALICE);
+    ok(record(state, out) == -1, "record naming a directory refused: %s", why);
+    rmdir(cc);
+    ok(record(state, out) == -1, "record naming a missing file refused");
+    make_cc(cc, ALICE, 0600);
+
+    /* the record itself */
+    chmod(rec, 0644);
+    ok(record(state, out) == -1, "record mode 0644 refused: %s", why);
+    chmod(rec, 0600);
+    chown(rec, OTHER_UID, 0);
+    ok(record(state, out) == -1, "record not owned by root refused: %s", why);
+    chown(rec, 0, 0);
+    ok(record(state, out) == 0, "restored record accepted again");
+    snprintf(other, sizeof(other), "%s/jobs/real", state);
+    rename(rec, other);
+    symlink(other, rec);
+    ok(record(state, out) == -1, "symlink at the record path refused: %s", why);
+    unlink(rec);
+    rename(other, rec);
+    snprintf(text, sizeof(text), "%d /etc/passwd\n", ALICE);
+    setup_record(state, cc, text);
+    ok(record(state, out) == -1, "record naming a file outside ccache_dir refused: %s", why);
+    snprintf(text, sizeof(text), "%d %s/krb5cc_%d_%lu_../../etc/passwd\n", ALICE, dir, ALICE, JOB);
+    setup_record(state, cc, text);
+    ok(record(state, out) == -1, "record naming a path with ../ refused");
+    snprintf(text, sizeof(text), "%d %s/krb5cc_%d_%lu_AbC123\n", ALICE, dir, ALICE, JOB + 1);
+    setup_record(state, cc, text);
+    ok(record(state, out) == -1, "record naming another job's ccache refused");
+    snprintf(text, sizeof(text), "%d %s\n%d %s\n", ALICE, cc, ALICE, cc);
+    setup_record(state, cc, text);
+    ok(record(state, out) == -1, "two-line record refused");
+    snprintf(text, sizeof(text), "%d %s", ALICE, cc);
+    setup_record(state, cc, text);
+    ok(record(state, out) == -1, "record without its newline refused (incomplete write)");
+    snprintf(text, sizeof(text), " %d %s\n", ALICE, cc);
+    setup_record(state, cc, text);
+    ok(record(state, out) == -1, "record with a leading space refused");
+    setup_record(state, cc, NULL);
+    ok(record(state, out) == 0, "fresh record accepted");
+
+    /* the directories above it */
+    chmod(state, 0770);
+    ok(record(state, out) == -1, "group-writable state_dir refused: %s", why);
+    chmod(state, 0700);
+    snprintf(other, sizeof(other), "%s/jobs", state);
+    chmod(other, 0707);
+    ok(record(state, out) == -1, "other-writable jobs dir refused");
+    chmod(other, 0700);
+    chown(state, OTHER_UID, 0);
+    ok(record(state, out) == -1, "state_dir not owned by root refused");
+    chown(state, 0, 0);
+    ok(record(state, out) == 0, "restored state_dir accepted again");
+}
+
+int main(void)
+{
+    int root = geteuid() == 0;
+
+    snprintf(dir, sizeof(dir), "/tmp/kbchecks.XXXXXX");
+    if (mkdtemp(dir) == NULL)
+        return 2;
+    marker_line_tests();
+    marker_file_tests(root);
+    if (root)
+        record_tests();
+    else
+        tap_skip(1, "job record checks need root (chown)");
+    {
+        char cmd[128];
+        snprintf(cmd, sizeof(cmd), "rm -rf %s", dir); /* test clean-up only */
+        if (system(cmd) != 0)
+            fprintf(stderr, "cleanup of %s failed\n", dir);
+    }
+    return tap_done();
+}

@@ -1,0 +1,341 @@
+/*
+ * The plugin's hooks (spank/krb5bridge.c) driven through a fake SPANK host. The helper is a small
+ * /bin/sh script (node=/bin/sh helper=SCRIPT) that records its argv and environment; it stands in
+ * for the Node helper only, so the plugin's own decisions, fast paths and messages are what is
+ * tested. Each scenario runs in a fresh process (the plugin keeps per-process state, like Slurm).
+ */
+#define _GNU_SOURCE
+#include "checks.h"
+#include "fake_spank.h"
+#include "tap.h"
+
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+int slurm_spank_init(spank_t sp, int ac, char **av);
+int slurm_spank_init_post_opt(spank_t sp, int ac, char **av);
+int slurm_spank_job_epilog(spank_t sp, int ac, char **av);
+
+#define ALICE 4343
+#define JOB 91
+
+static char dir[64], script[128], state[128], ccdir[128], markers[128], calls[128];
+static char a_node[160], a_helper[160], a_state[160], a_cc[160], a_mk[160], a_k5[160];
+
+static const char *SCRIPT =
+    "#!/bin/sh\n"
+    "d=%s\n"
+    "{ printf '%%s\\n' \"$@\"; echo ---; env | grep -v '^PWD=' | sort; } > $d/calls\n"
+    "uid= gid= job=\n"
+    "while [ $# -gt 0 ]; do case $1 in --uid) uid=$2;; --gid) gid=$2;; --job) job=$2;; esac; shift; done\n"
+    "case $(cat $d/helper-mode 2>/dev/null) in\n"
+    "  fail) echo 'krb5bridge: E_STORE_UNREACHABLE: cannot reach the credential store; check: 127.0.0.1:1' >&2; exit 21;;\n"
+    "  ok) f=$d/cc/krb5cc_${uid}_${job}_Zz9Zz9; : > $f; chown $uid:$gid $f; chmod 600 $f; echo KRB5CCNAME=FILE:$f;;\n"
+    "esac\n"
+    "exit 0\n";
+
+static void write_text(const char *path, const char *text, mode_t mode)
+{
+    FILE *f = fopen(path, "w");
+    fputs(text, f);
+    fclose(f);
+    chmod(path, mode);
+}
+
+static char *slurp(const char *path)
+{
+    static char buf[8192];
+    FILE *f = fopen(path, "r");
+    size_t n = 0;
+
+    buf[0] = '\0';
+    if (f) {
+        n = fread(buf, 1, sizeof(buf) - 1, f);
+        fclose(f);
+    }
+    buf[n] = '\0';
+    return f ? buf : NULL;
+}
+
+static void helper_mode(const char *m)
+{
+    char p[160];
+    snprintf(p, sizeof(p), "%s/helper-mode", dir);
+    write_text(p, m, 0644);
+}
+
+enum hook { INIT_ONLY, POST_OPT, EPILOG };
+
+/*
+ * Run one scenario in a child: init (unless epilog), the option callback with `opt` (if not NULL),
+ * then the hook. Returns the last hook's rc (or 100+ on a crash). `args` is NULL-terminated.
+ */
+static int scenario(spank_context_t ctx, enum hook hook, const char *opt, char **args)
+{
+    int ac = 0, st = 0, rc;
+    pid_t pid;
+
+    while (args[ac])
+        ac++;
+    unlink(calls);
+    memset(fake, 0, sizeof(*fake));
+    fake->context = ctx;
+    fake->uid = ALICE;
+    fake->gid = ALICE;
+    fake->job = JOB;
+    fflush(stdout);
+    if ((pid = fork()) == 0) {
+        if (hook != EPILOG) {
+            rc = slurm_spank_init(NULL, ac, args);
+            if (rc != 0 || hook == INIT_ONLY)
+                _exit(rc == 0 ? 0 : 1);
+            if (opt != NULL && fake->option.cb(0, strcmp(opt, "(bare)") == 0 ? NULL : opt, ctx == S_CTX_REMOTE) != 0)
+                _exit(2);
+            rc = slurm_spank_init_post_opt(NULL, ac, args);
+        } else {
+            rc = slurm_spank_job_epilog(NULL, ac, args);
+        }
+        _exit(rc == 0 ? 0 : 1);
+    }
+    waitpid(pid, &st, 0);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 100 + WTERMSIG(st);
+}
+
+static void write_record(const char *cc)
+{
+    char p[200], text[300];
+
+    mkdir(state, 0700);
+    snprintf(p, sizeof(p), "%s/jobs", state);
+    mkdir(p, 0700);
+    snprintf(p, sizeof(p), "%s/jobs/%d", state, JOB);
+    snprintf(text, sizeof(text), "%d %s\n", ALICE, cc);
+    write_text(p, text, 0600);
+}
+
+static void make_tgt_ccache(const char *name)
+{
+    krb5_context ctx;
+    krb5_ccache cc;
+    krb5_creds cr;
+    static krb5_octet key[32];
+    time_t now = time(NULL);
+
+    memset(&cr, 0, sizeof(cr));
+    krb5_init_context(&ctx);
+    krb5_cc_resolve(ctx, name, &cc);
+    krb5_parse_name(ctx, "alice@EX.TEST", &cr.client);
+    krb5_parse_name(ctx, "krbtgt/EX.TEST@EX.TEST", &cr.server);
+    krb5_cc_initialize(ctx, cc, cr.client);
+    cr.keyblock.enctype = ENCTYPE_AES256_CTS_HMAC_SHA1_96;
+    cr.keyblock.length = sizeof(key);
+    cr.keyblock.contents = key;
+    cr.ticket.length = 1;
+    cr.ticket.data = "t";
+    cr.times.authtime = (krb5_timestamp)now;
+    cr.times.endtime = (krb5_timestamp)(now + 3600);
+    krb5_cc_store_cred(ctx, cc, &cr);
+    cr.keyblock.contents = NULL;
+    cr.ticket.data = NULL;
+    krb5_free_principal(ctx, cr.client);
+    krb5_free_principal(ctx, cr.server);
+    krb5_cc_close(ctx, cc);
+    krb5_free_context(ctx);
+}
+
+static void init_tests(void)
+{
+    char *bad[] = { "mode=auto", "bogus=1", NULL }, *good[] = { a_node, NULL };
+
+    ok(scenario(S_CTX_LOCAL, INIT_ONLY, NULL, bad) == 1, "init fails on an unknown plugstack argument");
+    ok(strstr(fake->log, "error: krb5bridge: unknown plugstack.conf argument \"bogus\"") != NULL,
+       "and logs its name");
+    ok(scenario(S_CTX_ALLOCATOR, INIT_ONLY, NULL, good) == 0 && fake->options == 1, "init registers one option");
+    ok(strcmp(fake->option.name, "krb5") == 0 && fake->option.has_arg == 2, "--krb5[=yes|no|auto] (optional argument)");
+    ok(scenario(S_CTX_REMOTE, POST_OPT, "maybe", good) == 2, "--krb5=maybe is refused by the option callback");
+}
+
+static void local_tests(void)
+{
+    char cc[200], ccname[220], mk[200], line[KB_LINE_LEN], why[256], *out;
+    char *args[] = { a_node, a_helper, a_mk, "store=st.example:99", "timeout=3", NULL };
+    char *fail[] = { a_node, a_helper, a_mk, "store=st.example:99", "policy=fail", NULL };
+    char *off[] = { a_node, a_helper, "mode=no", NULL };
+
+    snprintf(cc, sizeof(cc), "%s/user-cc", dir);
+    snprintf(ccname, sizeof(ccname), "FILE:%s", cc);
+    helper_mode("ok");
+
+    setenv("KRB5CCNAME", "FILE:/nonexistent/cc", 1);
+    ok(scenario(S_CTX_LOCAL, POST_OPT, NULL, args) == 0, "auto without a ticket: the job runs (policy warn)");
+    is_str(fake->log, "user: krb5bridge: no Kerberos ticket found; run kinit, then submit again. "
+                      "The job runs without Kerberos credentials.\n", "one clear warning line");
+    ok(access(calls, F_OK) != 0, "no helper started when there is no ticket");
+    ok(scenario(S_CTX_LOCAL, POST_OPT, NULL, fail) == 1, "policy=fail without a ticket refuses the submission");
+    ok(strstr(fake->log, "The job is not submitted (krb5bridge policy=fail).") != NULL, "saying why");
+    ok(scenario(S_CTX_ALLOCATOR, POST_OPT, "yes", args) == 1, "--krb5=yes without a ticket refuses sbatch");
+    ok(strstr(fake->log, "The job is not submitted (--krb5=yes).") != NULL, "saying why");
+    ok(scenario(S_CTX_LOCAL, POST_OPT, "(bare)", args) == 1, "a bare --krb5 means yes");
+    ok(scenario(S_CTX_LOCAL, POST_OPT, NULL, off) == 0 && fake->log[0] == '\0', "mode=no: nothing said, nothing done");
+    ok(scenario(S_CTX_LOCAL, POST_OPT, "no", args) == 0 && fake->log[0] == '\0', "--krb5=no: nothing said");
+    setenv("SLURM_JOB_ID", "5", 1);
+    ok(scenario(S_CTX_LOCAL, POST_OPT, NULL, args) == 0 && fake->log[0] == '\0', "srun inside a job does not push");
+    ok(scenario(S_CTX_LOCAL, POST_OPT, "yes", args) == 1, "unless --krb5=yes (which then needs a ticket)");
+    unsetenv("SLURM_JOB_ID");
+
+    /* with a TGT */
+    make_tgt_ccache(ccname);
+    setenv("KRB5CCNAME", ccname, 1);
+    setenv("KRB5_CONFIG", "/etc/krb5-user.conf", 1);
+    setenv("HOME", "/home/alice", 1);
+    setenv("NODE_OPTIONS", "--require /tmp/evil.js", 1);
+    setenv("LD_PRELOAD", "/tmp/evil.so", 1);
+    ok(scenario(S_CTX_LOCAL, POST_OPT, NULL, args) == 0 && fake->log[0] == '\0', "with a ticket and no marker: pushed");
+    out = slurp(calls);
+    ok(out != NULL, "the helper ran");
+    {
+        char want[1024];
+        snprintf(want, sizeof(want), "push\n--store\nst.example:99\n--timeout\n3\n---\nHOME=/home/alice\n"
+                 "KRB5CCNAME=%s\nKRB5_CONFIG=/etc/krb5-user.conf\nPATH=/usr/bin:/bin\n", ccname);
+        is_str(out ? out : "", want, "push argv, and env exactly PATH HOME KRB5CCNAME KRB5_CONFIG (no NODE_OPTIONS, LD_*)");
+    }
+
+    /* the marker fast path */
+    snprintf(mk, sizeof(mk), "%s/krb5bridge_pushed_%d", markers, (int)getuid());
+    kb_marker_line("st.example:99", time(NULL), line, sizeof(line), why, sizeof(why));
+    write_text(mk, line, 0600);
+    ok(scenario(S_CTX_LOCAL, POST_OPT, NULL, args) == 0 && access(calls, F_OK) != 0,
+       "a valid push marker skips the helper");
+    chmod(mk, 0666);
+    ok(scenario(S_CTX_LOCAL, POST_OPT, NULL, args) == 0 && access(calls, F_OK) == 0,
+       "a world-writable marker does not");
+    chmod(mk, 0600);
+    write_text(mk, "v1 st.example:99 alice@EX.TEST 1 2 3\n", 0600);
+    ok(scenario(S_CTX_LOCAL, POST_OPT, NULL, args) == 0 && access(calls, F_OK) == 0,
+       "a marker for an older ticket does not");
+    unlink(mk);
+
+    helper_mode("fail");
+    ok(scenario(S_CTX_LOCAL, POST_OPT, NULL, args) == 0, "store down, policy warn: the job runs");
+    is_str(fake->log, "user: krb5bridge: cannot reach the credential store; check: 127.0.0.1:1. "
+                      "The job runs without Kerberos credentials.\n", "with the helper's own line relayed");
+    ok(scenario(S_CTX_LOCAL, POST_OPT, NULL, fail) == 1, "store down, policy fail: refused");
+    helper_mode("ok");
+    unsetenv("KRB5_CONFIG");
+    unsetenv("NODE_OPTIONS");
+    unsetenv("LD_PRELOAD");
+}
+
+static void remote_tests(void)
+{
+    char cc[200], want[600], *out;
+    char *args[] = { a_node, a_helper, a_state, a_cc, a_k5, NULL };
+    char *nonode[] = { "node=/nonexistent/node", a_helper, a_state, a_cc, NULL };
+
+    helper_mode("ok");
+    ok(scenario(S_CTX_REMOTE, POST_OPT, NULL, args) == 0, "remote without a record: materialise");
+    out = slurp(calls);
+    snprintf(want, sizeof(want), "materialise\n--store\n127.0.0.1:7386\n--timeout\n10\n--uid\n%d\n--gid\n%d\n"
+             "--job\n%d\n--state-dir\n%s\n--ccache-dir\n%s\n---\nKRB5_CONFIG=/etc/krb5-site.conf\n"
+             "PATH=/usr/sbin:/usr/bin:/sbin:/bin\n", ALICE, ALICE, JOB, state, ccdir);
+    is_str(out ? out : "", want, "materialise argv, and env exactly PATH and the plugstack krb5_config");
+    snprintf(cc, sizeof(cc), "%s/krb5cc_%d_%d_Zz9Zz9", ccdir, ALICE, JOB);
+    snprintf(want, sizeof(want), "FILE:%s", cc);
+    ok(fake->setenv_calls == 1 && strcmp(fake->setenv_name, "KRB5CCNAME") == 0 && fake->setenv_overwrite == 1,
+       "KRB5CCNAME exported with spank_setenv (overwriting the submitter's)");
+    is_str(fake->setenv_value, want, "to the helper's ccache");
+
+    write_record(cc);
+    ok(scenario(S_CTX_REMOTE, POST_OPT, NULL, nonode) == 0 && fake->setenv_calls == 1 && access(calls, F_OK) != 0,
+       "a valid job record: KRB5CCNAME exported without starting the helper");
+    is_str(fake->setenv_value, want, "from the record");
+    chmod(cc, 0644);
+    ok(scenario(S_CTX_REMOTE, POST_OPT, NULL, nonode) == 0 && fake->setenv_calls == 0,
+       "a record naming a 0644 ccache is not trusted (helper tried, failed, hook still 0)");
+    ok(strstr(fake->log, "error: krb5bridge: cannot start the helper; check node= and helper= in plugstack.conf") != NULL,
+       "the failure is logged");
+    chmod(cc, 0600);
+
+    ok(scenario(S_CTX_REMOTE, POST_OPT, "no", nonode) == 0 && fake->log[0] == '\0' && fake->setenv_calls == 0,
+       "--krb5=no reaches the remote side: nothing done");
+    snprintf(want, sizeof(want), "%s/jobs/%d", state, JOB);
+    unlink(want);
+    helper_mode("fail");
+    ok(scenario(S_CTX_REMOTE, POST_OPT, NULL, args) == 0 && fake->setenv_calls == 0, "helper failure: hook returns 0");
+    ok(strstr(fake->log, "error: krb5bridge: cannot reach the credential store; check: 127.0.0.1:1 (job 91, uid 4343). "
+                         "The job runs without Kerberos credentials.") != NULL, "one clear error line");
+    helper_mode("ok");
+    memset(fake, 0, sizeof(*fake));
+}
+
+static void epilog_tests(void)
+{
+    char cc[200], want[600], *out;
+    char *args[] = { a_node, a_helper, a_state, a_cc, NULL };
+    char *bad[] = { a_node, "bogus=1", NULL };
+
+    snprintf(cc, sizeof(cc), "%s/krb5cc_%d_%d_Zz9Zz9", ccdir, ALICE, JOB);
+    snprintf(want, sizeof(want), "%s/jobs/%d", state, JOB);
+    unlink(want);
+    ok(scenario(S_CTX_JOB_SCRIPT, EPILOG, NULL, args) == 0 && access(calls, F_OK) != 0,
+       "epilog without a job record: no helper started");
+    write_record(cc);
+    ok(scenario(S_CTX_JOB_SCRIPT, EPILOG, NULL, args) == 0, "epilog with a record (init not called before it)");
+    out = slurp(calls);
+    snprintf(want, sizeof(want), "destroy\n--store\n127.0.0.1:7386\n--timeout\n10\n--uid\n%d\n--job\n%d\n"
+             "--state-dir\n%s\n---\nPATH=/usr/sbin:/usr/bin:/sbin:/bin\n", ALICE, JOB, state);
+    is_str(out ? out : "", want, "destroy argv and minimal env");
+    ok(scenario(S_CTX_JOB_SCRIPT, EPILOG, NULL, bad) == 0, "epilog with a bad argument still returns 0 (no drain)");
+    ok(strstr(fake->log, "unknown plugstack.conf argument") != NULL, "but logs it");
+}
+
+int main(void)
+{
+    int root = geteuid() == 0;
+
+    fake = mmap(NULL, sizeof(*fake), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    snprintf(dir, sizeof(dir), "/tmp/kbhooks.XXXXXX");
+    if (fake == MAP_FAILED || mkdtemp(dir) == NULL)
+        return 2;
+    snprintf(script, sizeof(script), "%s/helper.sh", dir);
+    snprintf(state, sizeof(state), "%s/state", dir);
+    snprintf(ccdir, sizeof(ccdir), "%s/cc", dir);
+    snprintf(markers, sizeof(markers), "%s/markers", dir);
+    snprintf(calls, sizeof(calls), "%s/calls", dir);
+    mkdir(ccdir, 0755);
+    mkdir(markers, 0755);
+    {
+        char text[2048];
+        snprintf(text, sizeof(text), SCRIPT, dir);
+        write_text(script, text, 0755);
+    }
+    snprintf(a_node, sizeof(a_node), "node=/bin/sh");
+    snprintf(a_helper, sizeof(a_helper), "helper=%s", script);
+    snprintf(a_state, sizeof(a_state), "state_dir=%s", state);
+    snprintf(a_cc, sizeof(a_cc), "ccache_dir=%s", ccdir);
+    snprintf(a_mk, sizeof(a_mk), "marker_dir=%s", markers);
+    snprintf(a_k5, sizeof(a_k5), "krb5_config=/etc/krb5-site.conf");
+    setenv("KRB5BRIDGE_CONFIG", "/nonexistent", 1); /* the plugin never reads this */
+
+    init_tests();
+    local_tests();
+    if (root) {
+        remote_tests();
+        epilog_tests();
+    } else {
+        tap_skip(1, "remote and epilog scenarios need root (chown of the job ccache)");
+    }
+    {
+        char cmd[128];
+        snprintf(cmd, sizeof(cmd), "rm -rf %s", dir); /* test clean-up only */
+        if (system(cmd) != 0)
+            fprintf(stderr, "cleanup of %s failed\n", dir);
+    }
+    munmap(fake, sizeof(*fake));
+    return tap_done();
+}

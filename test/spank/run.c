@@ -1,0 +1,251 @@
+/*
+ * Tests of spank/run.c. The test program is also the child: run with "--child WHAT" it shows
+ * what a started program sees (descriptors, environment, signals, cwd) or misbehaves on purpose.
+ */
+#define _GNU_SOURCE
+#include "run.h"
+#include "tap.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static char self[4096];
+
+static long long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Print the open descriptors (but the one opendir uses). */
+static int child_fds(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    struct dirent *e;
+    int me = dirfd(d);
+
+    while ((e = readdir(d)) != NULL)
+        if (e->d_name[0] != '.' && atoi(e->d_name) != me)
+            printf("%s ", e->d_name);
+    printf("\n");
+    return 0;
+}
+
+/* The lines of /proc/self/status for blocked and ignored signals. */
+static int child_signals(void)
+{
+    char line[256];
+    FILE *f = fopen("/proc/self/status", "r");
+
+    while (fgets(line, sizeof(line), f))
+        if (strncmp(line, "SigBlk:", 7) == 0 || strncmp(line, "SigIgn:", 7) == 0)
+            fputs(line, stdout);
+    return 0;
+}
+
+static int child(const char *what, char **rest)
+{
+    if (strcmp(what, "fds") == 0)
+        return child_fds();
+    if (strcmp(what, "env") == 0) {
+        for (char **e = environ; *e; e++)
+            printf("%s\n", *e);
+        return 0;
+    }
+    if (strcmp(what, "argv") == 0) {
+        for (; *rest; rest++)
+            printf("[%s]", *rest);
+        return 0;
+    }
+    if (strcmp(what, "stdin") == 0) {
+        char c;
+        printf("read=%zd\n", read(0, &c, 1));
+        return 0;
+    }
+    if (strcmp(what, "cwd") == 0) {
+        char buf[256];
+        printf("%s\n", getcwd(buf, sizeof(buf)));
+        return 0;
+    }
+    if (strcmp(what, "signals") == 0)
+        return child_signals();
+    if (strcmp(what, "exit") == 0) {
+        fprintf(stderr, "krb5bridge: E_NOT_FOUND: nothing stored: uid 1\n");
+        return atoi(rest[0]);
+    }
+    if (strcmp(what, "kill") == 0)
+        raise(SIGKILL);
+    if (strcmp(what, "spew") == 0) {
+        static char buf[65536];
+        memset(buf, 'x', sizeof(buf));
+        for (int i = 0; i < 4; i++)
+            if (write(1, buf, sizeof(buf)) < 0 || write(2, buf, sizeof(buf)) < 0)
+                return 3;
+        return 0;
+    }
+    if (strcmp(what, "hang") == 0) {
+        /* A grandchild that ignores SIGTERM, and a child that ignores it too: needs SIGKILL. */
+        pid_t g = fork();
+        signal(SIGTERM, SIG_IGN);
+        if (g == 0) {
+            for (;;)
+                pause();
+        }
+        printf("%d\n", (int)g);
+        fflush(stdout);
+        for (;;)
+            pause();
+    }
+    if (strcmp(what, "daemon") == 0) {
+        /* Exits at once but leaves a grandchild holding the pipes. */
+        if (fork() == 0) {
+            sleep(30);
+            _exit(0);
+        }
+        printf("parent done\n");
+        return 0;
+    }
+    return 99;
+}
+
+static int run(char **argv, char **envp, int timeout_ms, struct kb_run_result *res)
+{
+    return kb_run(self, argv, envp, timeout_ms, res);
+}
+
+/* Is pid gone or a zombie? */
+static int gone(pid_t pid)
+{
+    char path[64], line[256];
+    FILE *f;
+    int z = 1;
+
+    snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+    if ((f = fopen(path, "r")) == NULL)
+        return 1;
+    while (fgets(line, sizeof(line), f))
+        if (strncmp(line, "State:", 6) == 0)
+            z = strchr(line, 'Z') != NULL || strchr(line, 'X') != NULL;
+    fclose(f);
+    return z;
+}
+
+int main(int argc, char **argv)
+{
+    static struct kb_run_result res;
+    char *envp[] = { "PATH=/usr/bin:/bin", "KRB5CCNAME=FILE:/tmp/x", NULL };
+    long long t0;
+    int keep;
+
+    if (argc >= 3 && strcmp(argv[1], "--child") == 0)
+        return child(argv[2], argv + 3);
+    if (readlink("/proc/self/exe", self, sizeof(self) - 1) < 0)
+        return 2;
+
+    {
+        char *a[] = { "run.t", NULL };
+        errno = 0;
+        ok(kb_run("run.t", a, envp, 1000, &res) == -1 && errno == EINVAL, "a relative path is refused");
+        ok(strstr(res.err, "relative path") != NULL, "and the reason is said: %s", res.err);
+    }
+    {
+        char *a[] = { "/nonexistent/node", NULL };
+        ok(kb_run("/nonexistent/node", a, envp, 1000, &res) == 0 && res.status == 127 && res.exec_failed,
+           "a missing program gives status 127 and exec_failed");
+        ok(strstr(res.err, "cannot execute /nonexistent/node (errno 2)") != NULL, "exec error reported: %s", res.err);
+    }
+    {
+        char *a[] = { self, "--child", "env", NULL };
+        setenv("NODE_OPTIONS", "--require /tmp/evil.js", 1);
+        setenv("LD_PRELOAD", "/tmp/evil.so", 1);
+        ok(run(a, envp, 5000, &res) == 0 && res.status == 0, "child ran");
+        is_str(res.out, "PATH=/usr/bin:/bin\nKRB5CCNAME=FILE:/tmp/x\n", "the environment is exactly envp");
+    }
+    {
+        char *a[] = { self, "--child", "argv", "a b", "", "$(x)", NULL };
+        ok(run(a, envp, 5000, &res) == 0, "child with awkward arguments ran");
+        is_str(res.out, "[a b][][$(x)]", "arguments reach the program unchanged (no shell)");
+    }
+    {
+        char *a[] = { self, "--child", "fds", NULL };
+        keep = open("/dev/null", O_RDONLY); /* no O_CLOEXEC: must still not leak */
+        dup2(keep, 40);
+        ok(run(a, envp, 5000, &res) == 0, "child ran");
+        is_str(res.out, "0 1 2 \n", "only descriptors 0, 1, 2 are open in the child");
+        close(40);
+        close(keep);
+    }
+    {
+        char *a[] = { self, "--child", "stdin", NULL };
+        ok(run(a, envp, 5000, &res) == 0, "child ran");
+        is_str(res.out, "read=0\n", "stdin is /dev/null");
+    }
+    {
+        char *a[] = { self, "--child", "cwd", NULL };
+        ok(run(a, envp, 5000, &res) == 0, "child ran");
+        is_str(res.out, "/\n", "the child runs in /");
+    }
+    {
+        char *a[] = { self, "--child", "signals", NULL };
+        sigset_t set;
+        sigemptyset(&set);
+        sigaddset(&set, SIGTERM);
+        sigprocmask(SIG_BLOCK, &set, NULL);
+        signal(SIGHUP, SIG_IGN);
+        ok(run(a, envp, 5000, &res) == 0, "child ran");
+        is_str(res.out, "SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\n",
+               "blocked and ignored signals of the caller are reset");
+        sigprocmask(SIG_UNBLOCK, &set, NULL);
+        signal(SIGHUP, SIG_DFL);
+    }
+    {
+        char *a[] = { self, "--child", "exit", "33", NULL };
+        ok(run(a, envp, 5000, &res) == 0 && res.status == 33 && !res.timed_out && res.signal == 0,
+           "exit status 33 is reported");
+        is_str(res.err, "krb5bridge: E_NOT_FOUND: nothing stored: uid 1\n", "stderr is captured");
+    }
+    {
+        char *a[] = { self, "--child", "kill", NULL };
+        ok(run(a, envp, 5000, &res) == 0 && res.status == -1 && res.signal == SIGKILL, "death by signal is reported");
+    }
+    {
+        char *a[] = { self, "--child", "spew", NULL };
+        ok(run(a, envp, 5000, &res) == 0 && res.status == 0, "a child writing 256 KiB to each stream is not blocked");
+        ok(res.out_len == KB_RUN_OUT_MAX && res.out_truncated && res.err_len == KB_RUN_OUT_MAX && res.err_truncated,
+           "output is kept up to 64 KiB per stream and marked truncated");
+    }
+    {
+        char *a[] = { self, "--child", "hang", NULL };
+        pid_t g;
+        t0 = now_ms();
+        ok(run(a, envp, 400, &res) == 0 && res.timed_out && res.signal == SIGKILL,
+           "a hanging child that ignores SIGTERM is killed at the deadline");
+        ok(now_ms() - t0 < 400 + KB_RUN_KILL_GRACE_MS + 500, "kb_run returned within the bound (%lld ms)", now_ms() - t0);
+        g = (pid_t)atoi(res.out);
+        usleep(50000);
+        ok(g > 0 && gone(g), "its grandchild (pid %d) was killed with the process group", (int)g);
+    }
+    {
+        char *a[] = { self, "--child", "daemon", NULL };
+        t0 = now_ms();
+        ok(run(a, envp, 5000, &res) == 0 && res.status == 0 && !res.timed_out, "a child leaving a straggler succeeds");
+        ok(now_ms() - t0 < 2000, "and does not wait for the straggler (%lld ms)", now_ms() - t0);
+    }
+    {
+        char *a[] = { self, "--child", "exit", "7", NULL };
+        signal(SIGCHLD, SIG_IGN); /* as a daemon might have it */
+        ok(run(a, envp, 5000, &res) == 0 && res.status == 7, "exit status is seen even when SIGCHLD is ignored");
+        struct sigaction sa;
+        sigaction(SIGCHLD, NULL, &sa);
+        ok(sa.sa_handler == SIG_IGN, "the caller's SIGCHLD disposition is restored");
+        signal(SIGCHLD, SIG_DFL);
+    }
+    return tap_done();
+}
