@@ -100,6 +100,12 @@ function runWorkers(job: Job, workers: number): Promise<Result> {
   }));
 }
 
+/** CPU seconds (user + system) a process has used so far, from /proc. */
+function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
 function pct(sorted: number[], p: number): number {
   if (sorted.length === 0) return NaN;
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
@@ -113,7 +119,9 @@ async function startStore(dir: string, mungeSocket: string, krb5Config: string):
   const log = join(dir, 'bench-store.log');
   const state = mkdtempSync(join(dir, 'bench-state-'));
   const fd = openSync(log, 'a');
-  const proc = spawn(process.execPath, [HELPER, 'serve', '--listen', '127.0.0.1:0', '--state-dir', state, '--munge-socket', mungeSocket, '--max-connections', '8192'], {
+  // STORE_BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the store.
+  const nodeArgs = (process.env.STORE_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const proc = spawn(process.execPath, [...nodeArgs, HELPER, 'serve', '--listen', '127.0.0.1:0', '--state-dir', state, '--munge-socket', mungeSocket, '--max-connections', '8192'], {
     env: { PATH: '/usr/bin:/bin', KRB5_CONFIG: krb5Config },
     stdio: ['ignore', 'ignore', fd],
   });
@@ -160,15 +168,20 @@ async function main(): Promise<void> {
     sh(TESTCLUSTER, ['as', 'tcbench', '--dir', dir, '--', process.execPath, HELPER, '--store', store.address, '--munge-socket', mungeSocket, 'push', '--no-marker']);
     const config: Config = { ...defaultConfig(), store: store.address, munge_socket: mungeSocket, timeout: 30 };
 
-    const rows: string[][] = [['scenario', 'clients', 'fetches/s', 'p50 ms', 'p99 ms', 'errors']];
+    const rows: string[][] = [['scenario', 'clients', 'fetches/s', 'p50 ms', 'p99 ms', 'errors', 'store CPU us/fetch', 'munged CPU us/fetch']];
+    const mungedPid = Number(readFileSync(join(dir, 'pid', 'munged.pid'), 'utf8').trim());
     const run = async (name: string, clients: number): Promise<number> => {
       const workers = clients === 1 ? 1 : 2;
       const t0 = Date.now();
+      const cpu0 = [cpuSeconds(store!.proc.pid!), cpuSeconds(mungedPid)];
       const r = await runWorkers({ config, uid, clients, seconds }, workers);
+      const cpu = [cpuSeconds(store!.proc.pid!) - cpu0[0]!, cpuSeconds(mungedPid) - cpu0[1]!];
       const elapsed = (Date.now() - t0) / 1000;
+      // Includes the warm-up fetches (one per client), which the CPU counters cannot tell apart.
+      const perFetch = (s: number): string => ((s * 1e6) / (r.count + clients)).toFixed(0);
       const sorted = r.latencies.sort((a, b) => a - b);
       const rate = r.count / seconds;
-      rows.push([name, String(clients), rate.toFixed(0), pct(sorted, 50).toFixed(2), pct(sorted, 99).toFixed(2), String(r.errors)]);
+      rows.push([name, String(clients), rate.toFixed(0), pct(sorted, 50).toFixed(2), pct(sorted, 99).toFixed(2), String(r.errors), perFetch(cpu[0]!), perFetch(cpu[1]!)]);
       process.stderr.write(`${name} ${clients}: ${r.count} fetches in ${seconds} s (${elapsed.toFixed(1)} s with warm-up), errors ${r.errors}${r.firstError ? ` (${r.firstError})` : ''}\n`);
       return pct(sorted, 50);
     };
@@ -183,7 +196,9 @@ async function main(): Promise<void> {
     const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
     process.stdout.write(rows.map((row) => row.map((c, i) => c.padStart(widths[i]!)).join('  ')).join('\n') + '\n');
     process.stdout.write(`p50 with 1000 idle connections / without: ${(withIdle / alone).toFixed(2)} (${stillOpen} idle connections still open at the end)\n`);
-    process.stdout.write(`cores: ${require('node:os').cpus().length}; store log: ${store.log}\n`);
+    const logText = readFileSync(store.log, 'utf8');
+    const refusals = logText.split('\n').filter((l) => / result=E_|closing connection|connection limit/.test(l));
+    process.stdout.write(`cores: ${require('node:os').cpus().length}; store log: ${logText.split('\n').length - 1} lines, ${refusals.length} refusals/closures${refusals[0] ? ` (first: ${refusals[0]})` : ''}\n`);
   } finally {
     store?.proc.kill('SIGTERM');
     sh(TESTCLUSTER, ['down', '--dir', dir, '--rm']);

@@ -1,6 +1,15 @@
 /** Every verb of the CLI, in the order --help lists them. */
 import type { CommandModule } from 'yargs';
 import { errorsCommand } from './errors';
+import { pushCommand } from './push';
+import { serveCommand } from './serve';
+import { pingCommand } from './ping';
+import { listCommand } from './list';
+import { showCommand } from './show';
+import { removeCommand } from './remove';
+import { materialiseCommand } from './materialise';
+import { destroyCommand } from './destroy';
+import { ticketCommand } from './ticket';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const commands: CommandModule<any, any>[] = [errorsCommand];
+export const commands: CommandModule<any, any>[] = [pushCommand, serveCommand, pingCommand, listCommand, showCommand, removeCommand, materialiseCommand, destroyCommand, ticketCommand, errorsCommand];
