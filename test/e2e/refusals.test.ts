@@ -30,6 +30,12 @@ afterAll(() => {
 
 afterEach(() => c.plugstack());
 
+/** srun exports the login environment: without a job ccache the job keeps the login KRB5CCNAME. */
+const noJobCcache = (stdout: string, u: User): void => {
+  expect(stdout).toContain(`RAN KRB5CCNAME=${u.ccache}`);
+  expect(stdout).not.toContain('/tmp/krb5cc_');
+};
+
 /** Lines of stderr that come from krb5bridge. */
 const bridgeLines = (stderr: string): string[] => stderr.split('\n').filter((l) => l.includes('krb5bridge'));
 
@@ -65,7 +71,7 @@ test('a user cannot fetch credentials from the store: only root may', () => {
 test('no ticket, default policy: one clear warning and the job runs without credentials', () => {
   const r = c.as(carol.name, ['srun', '-N1', 'sh', '-c', 'echo "RAN KRB5CCNAME=${KRB5CCNAME:-unset}"']);
   expect(r.code).toBe(0);
-  expect(r.stdout).toContain('RAN KRB5CCNAME=unset');
+  noJobCcache(r.stdout, carol);
   const lines = bridgeLines(r.stderr);
   expect(lines).toHaveLength(1);
   expect(lines[0]).toMatch(/no Kerberos ticket found; run kinit.*runs without Kerberos credentials/);
@@ -86,7 +92,7 @@ test('no ticket, policy=fail: the submission is refused cleanly and nothing runs
 test('--krb5=no: nothing is pushed or materialised, no message', () => {
   const r = c.as(carol.name, ['srun', '--krb5=no', '-N1', 'sh', '-c', 'echo "RAN KRB5CCNAME=${KRB5CCNAME:-unset}"']);
   expect(r.code).toBe(0);
-  expect(r.stdout).toContain('RAN KRB5CCNAME=unset');
+  noJobCcache(r.stdout, carol);
   expect(bridgeLines(r.stderr)).toEqual([]);
 });
 
