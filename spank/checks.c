@@ -120,10 +120,13 @@ static ssize_t read_small(int fd, char *buf, size_t max)
     return (ssize_t)len;
 }
 
-int kb_marker_check(const char *path, uid_t uid, int ttl, time_t now, const char *expected,
-                    char *why, size_t whylen)
+/*
+ * Open the marker at `path` without following a link and read it: it must be a regular file owned
+ * by `uid`, not group/other-writable, no larger than a line. Its mtime goes to *mtime.
+ */
+static int marker_read(const char *path, uid_t uid, char *buf, size_t len, time_t *mtime,
+                       char *why, size_t whylen)
 {
-    char buf[KB_LINE_LEN + 1];
     struct stat st;
     ssize_t n;
     int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
@@ -139,16 +142,50 @@ int kb_marker_check(const char *path, uid_t uid, int ttl, time_t now, const char
         return WHY("marker %s: not a regular file of uid %lu without group/other write (uid=%lu perms=%04o)",
                    path, (unsigned long)uid, (unsigned long)st.st_uid, (unsigned)(st.st_mode & 07777));
     }
-    if (st.st_mtime > now + 60 || now - st.st_mtime >= ttl) {
-        close(fd);
-        return WHY("marker %s: stale (age %lld s, push_ttl %d s)", path, (long long)(now - st.st_mtime), ttl);
-    }
-    n = read_small(fd, buf, KB_LINE_LEN - 1);
+    n = read_small(fd, buf, len - 1);
     close(fd);
     if (n < 0)
         return WHY("marker %s: unreadable or too large", path);
+    *mtime = st.st_mtime;
+    return 0;
+}
+
+int kb_marker_check(const char *path, uid_t uid, int ttl, time_t now, const char *expected,
+                    char *why, size_t whylen)
+{
+    char buf[KB_LINE_LEN + 1];
+    time_t mtime;
+
+    if (marker_read(path, uid, buf, KB_LINE_LEN, &mtime, why, whylen) != 0)
+        return -1;
+    if (mtime > now + 60 || now - mtime >= ttl)
+        return WHY("marker %s: stale (age %lld s, push_ttl %d s)", path, (long long)(now - mtime), ttl);
     if (strcmp(buf, expected) != 0)
         return WHY("marker %s: names another ticket than the ccache holds", path);
+    return 0;
+}
+
+int kb_marker_stored(const char *path, uid_t uid, const char *store, time_t now, time_t margin,
+                     char *principal, size_t plen, time_t *endtime, char *why, size_t whylen)
+{
+    char buf[KB_LINE_LEN + 1], mstore[KB_LINE_LEN], mprinc[KB_LINE_LEN];
+    long long authtime, end, renew;
+    time_t mtime;
+    int used = 0;
+
+    if (marker_read(path, uid, buf, KB_LINE_LEN, &mtime, why, whylen) != 0)
+        return -1;
+    if (sscanf(buf, "v1 %1023s %1023s %lld %lld %lld\n%n", mstore, mprinc, &authtime, &end, &renew, &used) != 5
+        || (size_t)used != strlen(buf))
+        return WHY("marker %s: not a v1 marker line", path);
+    if (strcmp(mstore, store) != 0)
+        return WHY("marker %s: names store %s, not %s", path, mstore, store);
+    if ((time_t)end <= now + margin)
+        return WHY("marker %s: the stored ticket ends at %lld, too soon", path, end);
+    if (strlen(mprinc) >= plen)
+        return WHY("marker %s: principal too long", path);
+    memcpy(principal, mprinc, strlen(mprinc) + 1);
+    *endtime = (time_t)end;
     return 0;
 }
 

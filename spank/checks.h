@@ -39,6 +39,14 @@ int kb_marker_check(const char *path, uid_t uid, int ttl, time_t now, const char
                     char *why, size_t whylen);
 
 /*
+ * With no ticket in the user's ccache: does a marker (same file checks as kb_marker_check, any
+ * age) show that `store` was given a ticket that is still valid for more than `margin` seconds?
+ * Then the job still gets that stored ticket; its principal and end time are returned.
+ */
+int kb_marker_stored(const char *path, uid_t uid, const char *store, time_t now, time_t margin,
+                     char *principal, size_t plen, time_t *endtime, char *why, size_t whylen);
+
+/*
  * The job's ccache file: `path` is ccache_dir/krb5cc_<uid>_<job>_<suffix> with no other slash,
  * and lstat shows a regular file, owner uid, mode 0600, one link.
  */

@@ -33,6 +33,8 @@ SPANK_PLUGIN(krb5bridge, 1);
 
 /* Node gets this much longer than the store timeout: its own start-up and its error report. */
 #define KB_GRACE_MS 2000
+/* With no local ticket, a stored ticket valid for at least this long still serves the job. */
+#define KB_STORED_MARGIN 300
 #define KB_ROOT_PATH "PATH=/usr/sbin:/usr/bin:/sbin:/bin"
 #define KB_USER_PATH "PATH=/usr/bin:/bin"
 
@@ -187,9 +189,10 @@ static int push_hook(void)
 {
     char line[KB_LINE_LEN], msg[1024], why[1024], path[KB_PATH_LEN + 64], code[64];
     char home[KB_PATH_LEN + 8], ccname[KB_PATH_LEN + 16], krb5conf[KB_PATH_LEN + 16];
+    char principal[KB_LINE_LEN], until[32];
     char *argv[24], *envp[8];
     const char *v;
-    time_t now = time(NULL);
+    time_t now = time(NULL), end;
     uid_t uid = getuid();
     int t, i, e = 0, status;
 
@@ -201,6 +204,16 @@ static int push_hook(void)
 
     t = kb_marker_line(conf.store, now, line, sizeof(line), why, sizeof(why));
     if (t == KB_TICKET_NONE || t == KB_TICKET_NO_TGT || t == KB_TICKET_EXPIRED) {
+        slurm_debug("krb5bridge: %s", why);
+        if (kb_marker_path(conf.marker_dir, uid, path, sizeof(path)) == 0
+            && kb_marker_stored(path, uid, conf.store, now, KB_STORED_MARGIN, principal, sizeof(principal),
+                                &end, why, sizeof(why)) == 0) {
+            /* kdestroy after an earlier submission: the store still holds that ticket for the job. */
+            strftime(until, sizeof(until), "%Y-%m-%d %H:%M:%S", localtime(&end));
+            slurm_spank_log("krb5bridge: no Kerberos ticket here; the job uses the ticket of %s that the "
+                            "credential store already holds (valid until %s).", principal, until);
+            return 0;
+        }
         slurm_debug("krb5bridge: %s", why);
         kb_describe_status(kb_ticket_status((enum kb_ticket_state)t), msg, sizeof(msg));
         return push_failed(kb_ticket_status((enum kb_ticket_state)t), msg);
@@ -230,6 +243,8 @@ static int push_hook(void)
     }
     envp[e] = NULL;
     i = common_argv(argv, "push");
+    argv[i++] = "--marker-dir";
+    argv[i++] = conf.marker_dir;
     argv[i] = NULL;
 
     status = run_helper(argv, envp, "push", NULL, 0, msg, sizeof(msg), code, sizeof(code));

@@ -82,10 +82,28 @@ test('sbatch: a job that starts after kdestroy on the login node still gets the 
   await expectGone(rep.ccache);
 });
 
+test('srun after kdestroy: the job uses the ticket the store still holds, and srun says so', async () => {
+  c.kinit(alice.name);
+  expect(c.as(alice.name, ['srun', '-N1', 'true']).code).toBe(0);
+  expect(c.as(alice.name, ['kdestroy']).code).toBe(0);
+  const r = c.as(alice.name, ['srun', '-N1', 'sh', '-c', REPORT_SCRIPT]);
+  expect(r.code).toBe(0);
+  const lines = r.stderr.split('\n').filter((l) => l.includes('krb5bridge'));
+  expect(lines).toHaveLength(1);
+  expect(lines[0]).toMatch(
+    new RegExp(`krb5bridge: no Kerberos ticket here; the job uses the ticket of ${alice.name}@${c.realm} that the credential store already holds \\(valid until \\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d\\)\\.$`),
+  );
+  const rep = parseReport(r.stdout);
+  expect(rep.principal).toBe(`${alice.name}@${c.realm}`);
+  expect(rep.kvno).toBe('ok');
+  await expectGone(rep.ccache);
+});
+
 test('two concurrent jobs of one user: ending one leaves the other\'s ccache intact; others cannot read it', async () => {
   c.kinit(alice.name);
   const submit = (tag: string): { job: string; ccFile: string } => {
-    const ccFile = join(alice.home, `cc.${tag}`);
+    // Homes outlive clusters (and job ids restart at 1): a name of this run only.
+    const ccFile = join(alice.home, `cc.${process.pid}.${Date.now()}.${tag}`);
     const r = c.as(alice.name, ['sbatch', '--parsable', '-o', '/dev/null', '--wrap', `echo "$KRB5CCNAME" > ${ccFile}; sleep 120`]);
     expect(r.code).toBe(0);
     return { job: r.stdout.trim().split(';')[0] as string, ccFile };

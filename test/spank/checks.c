@@ -175,6 +175,44 @@ static void marker_file_tests(int root)
     ok(kb_marker_check(path, OTHER_UID, 900, now, line, why, sizeof(why)) == 0, "the same marker is valid for its owner");
 }
 
+/* With no local ticket: the marker tells whether the store still holds a ticket for the job. */
+static void marker_stored_tests(void)
+{
+    char path[128], link[128], princ[128], line[256];
+    time_t now = time(NULL), end = 0;
+    uid_t me = getuid();
+
+    snprintf(path, sizeof(path), "%s/stored", dir);
+    snprintf(line, sizeof(line), "v1 s:1 alice@EX.TEST %lld %lld %lld\n", (long long)now - 10,
+             (long long)now + 3600, (long long)now + 86400);
+    write_file(path, line, 0600);
+    set_mtime(path, now - 86000); /* any age: what counts is the stored ticket's end time */
+    ok(kb_marker_stored(path, me, "s:1", now, 300, princ, sizeof(princ), &end, why, sizeof(why)) == 0
+       && strcmp(princ, "alice@EX.TEST") == 0 && end == now + 3600,
+       "an old marker of a still valid stored ticket names its principal and end time");
+    ok(kb_marker_stored(path, me, "s:2", now, 300, princ, sizeof(princ), &end, why, sizeof(why)) == -1
+       && strstr(why, "names store s:1"), "a marker of another store does not count: %s", why);
+    ok(kb_marker_stored(path, me, "s:1", now + 3500, 300, princ, sizeof(princ), &end, why, sizeof(why)) == -1
+       && strstr(why, "too soon"), "a stored ticket ending within the margin does not count: %s", why);
+    write_file(path, "v1 s:1 alice@EX.TEST 1 notanumber 3\n", 0600);
+    ok(kb_marker_stored(path, me, "s:1", now, 300, princ, sizeof(princ), &end, why, sizeof(why)) == -1
+       && strstr(why, "not a v1 marker line"), "a malformed marker line is refused: %s", why);
+    snprintf(line, sizeof(line), "v1 s:1 alice@EX.TEST 1 %lld 3\ntrailing", (long long)now + 3600);
+    write_file(path, line, 0600);
+    ok(kb_marker_stored(path, me, "s:1", now, 300, princ, sizeof(princ), &end, why, sizeof(why)) == -1,
+       "trailing bytes after the line are refused");
+    snprintf(line, sizeof(line), "v1 s:1 alice@EX.TEST 1 %lld 3\n", (long long)now + 3600);
+    write_file(path, line, 0620);
+    chmod(path, 0620);
+    ok(kb_marker_stored(path, me, "s:1", now, 300, princ, sizeof(princ), &end, why, sizeof(why)) == -1,
+       "a group-writable marker does not count: %s", why);
+    chmod(path, 0600);
+    snprintf(link, sizeof(link), "%s/stored-link", dir);
+    symlink(path, link);
+    ok(kb_marker_stored(link, me, "s:1", now, 300, princ, sizeof(princ), &end, why, sizeof(why)) == -1,
+       "a symlink to a valid marker does not count: %s", why);
+}
+
 /* A fresh state dir (root 0700) with jobs/ and a record for JOB naming `cc`. */
 static void setup_record(char *state, char *cc, const char *record_text)
 {
@@ -309,6 +347,7 @@ int main(void)
         return 2;
     marker_line_tests();
     marker_file_tests(root);
+    marker_stored_tests();
     if (root)
         record_tests();
     else

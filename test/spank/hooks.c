@@ -200,8 +200,9 @@ static void local_tests(void)
     ok(out != NULL, "the helper ran");
     {
         char want[1024];
-        snprintf(want, sizeof(want), "push\n--store\nst.example:99\n--timeout\n3\n---\nHOME=/home/alice\n"
-                 "KRB5CCNAME=%s\nKRB5_CONFIG=/etc/krb5-user.conf\nPATH=/usr/bin:/bin\n", ccname);
+        snprintf(want, sizeof(want), "push\n--store\nst.example:99\n--timeout\n3\n--marker-dir\n%s\n---\n"
+                 "HOME=/home/alice\nKRB5CCNAME=%s\nKRB5_CONFIG=/etc/krb5-user.conf\nPATH=/usr/bin:/bin\n",
+                 markers, ccname);
         is_str(out ? out : "", want, "push argv, and env exactly PATH HOME KRB5CCNAME KRB5_CONFIG (no NODE_OPTIONS, LD_*)");
     }
 

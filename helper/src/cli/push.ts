@@ -11,6 +11,7 @@ interface Args extends GlobalArgs {
   ccache?: string;
   force?: boolean;
   marker?: boolean;
+  'marker-dir'?: string;
 }
 
 export const pushCommand: CommandModule<GlobalArgs, Args> = {
@@ -20,9 +21,10 @@ export const pushCommand: CommandModule<GlobalArgs, Args> = {
     y
       .option('ccache', { type: 'string', describe: 'credential cache to read (default: KRB5CCNAME or the libkrb5 default)' })
       .option('force', { type: 'boolean', describe: 'replace the stored ticket even if it is fresher' })
-      .option('marker', { type: 'boolean', default: true, describe: 'write the push marker (--no-marker: do not)' }),
+      .option('marker', { type: 'boolean', default: true, describe: 'write the push marker (--no-marker: do not)' })
+      .option('marker-dir', { type: 'string', describe: 'directory of the push marker (default /tmp); the plugin passes its marker_dir' }),
   handler: async (args) => {
-    const config = configFrom(args);
+    const config = configFrom(args, { marker_dir: args['marker-dir'] });
     const bundle = readTgts(args.ccache);
     const tgt = primaryTgt(bundle);
     trace(`read ${bundle.tickets.length} TGT(s) of ${bundle.principal} (${bundle.krbcred.length} bytes of KRB-CRED)`);
