@@ -8,8 +8,7 @@ import { Krb5BridgeError, formatErrorLine, isKrb5BridgeError } from './errors';
 import { setVerbose } from './util/log';
 import { globalOptions } from './cli/common';
 import { commands } from './cli/index';
-
-export const VERSION = '0.1.0';
+import { VERSION } from './version';
 
 function fail(e: Krb5BridgeError): never {
   process.stderr.write(formatErrorLine(e) + '\n');

@@ -16,7 +16,7 @@ import { UidResolver } from './passwd';
 import { StatePaths, loadAll, openStateDir } from './persist';
 import { FrameDecoder, Response, encodeFrame, errorResponse, parseJsonObject, parseRequest } from './protocol';
 import { CredState } from './state';
-import { STORE_VERSION } from './version';
+import { VERSION } from '../version';
 
 export interface StoreOptions {
   /** HOST:PORT; port 0 picks a free port. */
@@ -63,7 +63,7 @@ export function build(opts: StoreOptions): Store {
     state,
     paths,
     minUid: opts.minUid,
-    version: STORE_VERSION,
+    version: VERSION,
     resolveUid: (name) => resolver.uidOf(name),
     now,
     log,
