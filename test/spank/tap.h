@@ -29,11 +29,29 @@ static int tap_ok(int pass, const char *file, int line, const char *fmt, ...)
 }
 
 /* Strings equal, showing both on failure. */
+/* Print a string on one diagnostic line, newlines and tabs escaped, so a failure shows all of it. */
+__attribute__((unused))
+static void tap_diag_str(const char *label, const char *s)
+{
+    printf("#   %s \"", label);
+    for (; s && *s; s++) {
+        if (*s == '\n')
+            fputs("\\n", stdout);
+        else if (*s == '\t')
+            fputs("\\t", stdout);
+        else
+            putchar(*s);
+    }
+    printf("\"\n");
+}
+
 #define is_str(got, want, ...)                                                                   \
     do {                                                                                         \
         const char *g_ = (got), *w_ = (want);                                                    \
-        if (!ok(g_ != NULL && strcmp(g_, w_) == 0, __VA_ARGS__))                                 \
-            printf("#   got:  \"%s\"\n#   want: \"%s\"\n", g_ ? g_ : "(null)", w_);              \
+        if (!ok(g_ != NULL && strcmp(g_, w_) == 0, __VA_ARGS__)) {                               \
+            tap_diag_str("got: ", g_ ? g_ : "(null)");                                           \
+            tap_diag_str("want:", w_);                                                           \
+        }                                                                                        \
     } while (0)
 
 __attribute__((unused))
