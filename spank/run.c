@@ -32,6 +32,27 @@ static void sleep_ms(int ms)
         ;
 }
 
+/*
+ * The kernel's struct for rt_sigaction(2). glibc's sigaction() refuses the two signals it keeps
+ * for itself (32 and 33, below SIGRTMIN), yet an ignored disposition of those survives execve like
+ * any other: seen in a CI run whose ancestors ignored signal 32. The raw call resets them too.
+ */
+struct kernel_sigaction {
+    void (*handler)(int);
+    unsigned long flags;
+    void (*restorer)(void);
+    unsigned long mask;
+};
+
+static void default_signal(int sig)
+{
+    struct kernel_sigaction ksa;
+
+    memset(&ksa, 0, sizeof(ksa));
+    ksa.handler = SIG_DFL;
+    syscall(SYS_rt_sigaction, sig, &ksa, NULL, sizeof(ksa.mask));
+}
+
 /* Only async-signal-safe calls from here to execve: slurmstepd is multi-threaded. */
 static void child(const char *path, char *const argv[], char *const envp[], int devnull, int outw,
                   int errw, int maxfd)
@@ -48,8 +69,8 @@ static void child(const char *path, char *const argv[], char *const envp[], int 
     memset(&dfl, 0, sizeof(dfl));
     dfl.sa_handler = SIG_DFL;
     for (int sig = 1; sig < NSIG; sig++)
-        if (sig != SIGKILL && sig != SIGSTOP)
-            sigaction(sig, &dfl, NULL);
+        if (sig != SIGKILL && sig != SIGSTOP && sigaction(sig, &dfl, NULL) != 0)
+            default_signal(sig);
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
 
