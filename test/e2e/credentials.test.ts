@@ -4,28 +4,22 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Cluster, User, up, waitFor } from '../lib/cluster';
+import { Cluster, User, clusterForFile, waitFor } from '../lib/cluster';
 import { REPORT_SCRIPT, parseReport, parseReports } from './jobreport';
 
 let c: Cluster;
 let alice: User;
 let bob: User;
 
+const cluster = clusterForFile();
+
 beforeAll(() => {
-  c = up();
+  c = cluster.get();
   alice = c.adduser('kbalice');
   bob = c.adduser('kbbob');
   c.kinit(alice.name);
 });
 
-afterAll(() => {
-  if (!c) return;
-  try {
-    expect(c.slurmNodeState()).toBe('idle');
-  } finally {
-    c.down({ rm: true });
-  }
-});
 
 const ccachePattern = (u: User, job: string): RegExp => new RegExp(`^FILE:/tmp/krb5cc_${u.uid}_${job}_[A-Za-z0-9]{6}$`);
 const path = (ccache: string): string => ccache.replace(/^FILE:/, '');

@@ -3,30 +3,23 @@
  * down or hung. Each case asserts the exact refusal the user sees and that the node is not drained.
  */
 import { copyFileSync, chownSync, rmSync } from 'node:fs';
-import { Cluster, REPO, User, up } from '../lib/cluster';
+import { Cluster, HELPER, User, clusterForFile } from '../lib/cluster';
 
-const HELPER = ['node', `${REPO}/build/krb5bridge.mjs`];
 let c: Cluster;
 let alice: User;
 let bob: User;
 let carol: User;
 
+const cluster = clusterForFile();
+
 beforeAll(() => {
-  c = up();
+  c = cluster.get();
   alice = c.adduser('kbalice');
   bob = c.adduser('kbbob');
   carol = c.adduser('kbcarol');
   c.kinit(alice.name);
 });
 
-afterAll(() => {
-  if (!c) return;
-  try {
-    expect(c.slurmNodeState()).toBe('idle');
-  } finally {
-    c.down({ rm: true });
-  }
-});
 
 afterEach(() => c.plugstack());
 

@@ -5,22 +5,21 @@
 import { spawn } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { Cluster, REPO, TESTCLUSTER, User, up, waitFor } from '../lib/cluster';
+import { Cluster, HELPER, TESTCLUSTER, User, clusterForFile, waitFor } from '../lib/cluster';
 
-const HELPER = ['node', `${REPO}/build/krb5bridge.mjs`];
 let c: Cluster;
 const users: User[] = [];
 
+const cluster = clusterForFile();
+
 beforeAll(() => {
-  c = up();
+  c = cluster.get();
   for (let i = 0; i < 4; i++) {
     const u = c.adduser(`kbcrash${i}`);
     c.kinit(u.name);
     users.push(u);
   }
 });
-
-afterAll(() => c?.down({ rm: true }));
 
 /** Push as a user in a loop until stopped; resolves with the number of acknowledged pushes. */
 function pushLoop(u: User, stop: { now: boolean }): Promise<{ acked: number; lastCode: number }> {

@@ -248,3 +248,31 @@ export function pidAlive(pid: number): boolean {
     return false;
   }
 }
+
+/** The helper as a command line, for tests that run verbs by hand (as a user or as root). */
+export const HELPER = ['node', path.join(REPO, 'build', 'krb5bridge.mjs')];
+
+/**
+ * Jest lifecycle of an end-to-end test file: a cluster is up before its tests; after them the node
+ * must not have been drained by anything the tests did, and the cluster is torn down.
+ */
+export function clusterForFile(opts: UpOptions = {}): { get(): Cluster } {
+  let c: Cluster | undefined;
+  beforeAll(() => {
+    c = up(opts);
+  });
+  afterAll(() => {
+    if (!c) return;
+    try {
+      expect(c.slurmNodeState()).toBe('idle');
+    } finally {
+      c.down({ rm: true });
+    }
+  });
+  return {
+    get(): Cluster {
+      if (!c) throw new Error('the test cluster is not up');
+      return c;
+    },
+  };
+}
