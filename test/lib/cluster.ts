@@ -261,14 +261,18 @@ export function clusterForFile(opts: UpOptions = {}): { get(): Cluster } {
   beforeAll(() => {
     c = up(opts);
   });
-  afterAll(() => {
+  afterAll(async () => {
     if (!c) return;
+    const cluster = c;
     try {
-      expect(c.slurmNodeState()).toBe('idle');
+      // The last job's epilog (destroy) may still run: wait for the node to settle, then it must be
+      // idle. A drained node ("drained", "draining") fails here.
+      await waitFor(() => !/^(completing|allocated|mixed)/.test(cluster.slurmNodeState()), 20_000, 'the node to finish its jobs').catch(() => undefined);
+      expect(cluster.slurmNodeState()).toBe('idle');
     } finally {
-      c.down({ rm: true });
+      cluster.down({ rm: true });
     }
-  });
+  }, 60_000);
   return {
     get(): Cluster {
       if (!c) throw new Error('the test cluster is not up');
