@@ -42,7 +42,8 @@ export function printTable(title, samples, baseline) {
   const base = median(samples[baseline]);
   for (const [name, v] of Object.entries(samples)) {
     const m = median(v);
-    const ratio = name === baseline ? 'baseline' : `${(m / base).toFixed(2)}x (+${(m - base).toFixed(1)} ms)`;
+    const d = m - base;
+    const ratio = name === baseline ? 'baseline' : `${(m / base).toFixed(2)}x (${d >= 0 ? '+' : ''}${d.toFixed(1)} ms)`;
     console.log(`  ${name.padEnd(40)} ${m.toFixed(1).padStart(10)} ${quantile(v, 0.1).toFixed(1).padStart(8)} ${quantile(v, 0.9).toFixed(1).padStart(8)} ${ratio.padStart(12)}`);
   }
 }

@@ -13,9 +13,10 @@ const tc = join(repo, 'scripts/testcluster');
 const runs = Number(process.env.BENCH_RUNS || 20);
 const user = 'kbbench';
 
+/** Run scripts/testcluster quietly; its progress lines are shown only if it fails. */
 function sh(args) {
-  const r = spawnSync(tc, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
-  if (r.status !== 0) throw new Error(`scripts/testcluster ${args.join(' ')} failed (${r.status})`);
+  const r = spawnSync(tc, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  if (r.status !== 0) throw new Error(`scripts/testcluster ${args.join(' ')} failed (${r.status}):\n${r.stderr}`);
   return r.stdout.trim();
 }
 
