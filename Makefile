@@ -61,11 +61,16 @@ demo: deps build
 bench: deps build
 	scripts/bench
 
+# The helper bundle needs only koffi at run time: its JavaScript and its native module, which koffi 3
+# ships as a separate package (@koromix/koffi-<platform>-<arch>).
+KOFFI_NATIVE := $(wildcard node_modules/@koromix/koffi-*)
+
 install: build
-	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(SLURM_PLUGINDIR) $(DESTDIR)$(PREFIX)/bin
+	install -d $(DESTDIR)$(LIBDIR)/node_modules/@koromix $(DESTDIR)$(SLURM_PLUGINDIR) $(DESTDIR)$(PREFIX)/bin
 	install -m 0644 build/krb5bridge.mjs $(DESTDIR)$(LIBDIR)/krb5bridge.mjs
-	cp -r node_modules/koffi $(DESTDIR)$(LIBDIR)/ 2>/dev/null || true
-	install -d $(DESTDIR)$(LIBDIR)/node_modules && rm -rf $(DESTDIR)$(LIBDIR)/node_modules/koffi && mv $(DESTDIR)$(LIBDIR)/koffi $(DESTDIR)$(LIBDIR)/node_modules/koffi
+	rm -rf $(DESTDIR)$(LIBDIR)/node_modules/koffi $(addprefix $(DESTDIR)$(LIBDIR)/,$(KOFFI_NATIVE))
+	cp -R node_modules/koffi $(DESTDIR)$(LIBDIR)/node_modules/koffi
+	$(foreach d,$(KOFFI_NATIVE),cp -R $(d) $(DESTDIR)$(LIBDIR)/$(d) &&) true
 	install -m 0755 spank/krb5bridge.so $(DESTDIR)$(SLURM_PLUGINDIR)/krb5bridge.so
 	printf '#!/bin/sh\nexec %s %s/krb5bridge.mjs "$$@"\n' "$(NODE)" "$(LIBDIR)" > $(DESTDIR)$(PREFIX)/bin/krb5bridge
 	chmod 0755 $(DESTDIR)$(PREFIX)/bin/krb5bridge
