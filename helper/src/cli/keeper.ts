@@ -1,0 +1,80 @@
+/** `krb5bridge keeper` (root, one per compute node): refreshes job ccaches, serves the plugin. */
+import { hostname } from 'node:os';
+import type { CommandModule } from 'yargs';
+import { fetchCreds } from '../client/client';
+import { DEFAULT_NODE_STATE_DIR } from '../config/config';
+import { renewKrbCred } from '../krb5';
+import { checkRefreshCommand } from '../keeper/command';
+import { build } from '../keeper/server';
+import { runningJobs } from '../keeper/slurm';
+import { logLine } from '../util/log';
+import { GlobalArgs, configFrom } from './common';
+
+interface Args extends GlobalArgs {
+  socket?: string;
+  'state-dir'?: string;
+  'ccache-dir'?: string;
+  'node-name'?: string;
+  'renew-margin'?: number;
+  tick: number;
+  'sweep-interval': number;
+  sweep: boolean;
+}
+
+export const keeperCommand: CommandModule<GlobalArgs, Args> = {
+  command: 'keeper',
+  describe: 'Run the node keeper (as root): keeps job ccaches fresh, removes those of ended jobs',
+  builder: (y) =>
+    y
+      .option('socket', { type: 'string', describe: 'unix socket for the plugin (config: keeper_socket)' })
+      .option('state-dir', { type: 'string', describe: `where job records live (config: state_dir, default ${DEFAULT_NODE_STATE_DIR})` })
+      .option('ccache-dir', { type: 'string', describe: 'where job ccaches are created (config: ccache_dir)' })
+      .option('node-name', { type: 'string', describe: "this node's Slurm name (config: node_name, default the host name)" })
+      .option('renew-margin', { type: 'number', describe: 'refresh a ccache this many seconds before its TGT expires (config: renew_margin; the keeper uses half of it)' })
+      .option('tick', { type: 'number', default: 5, describe: 'seconds between refresh cycles' })
+      .option('sweep-interval', { type: 'number', default: 300, describe: 'seconds between sweeps for ccaches of ended jobs (0: at start-up only)' })
+      .option('sweep', { type: 'boolean', default: true, describe: 'sweep at all (--no-sweep: never, e.g. for benchmarks)' }),
+  handler: async (args) => {
+    const config = configFrom(args, {
+      keeper_socket: args.socket,
+      state_dir: args['state-dir'],
+      ccache_dir: args['ccache-dir'],
+      node_name: args['node-name'],
+      renew_margin: args['renew-margin'],
+    });
+    if (config.refresh_command) checkRefreshCommand(config.refresh_command);
+    const node = config.node_name ?? hostname().split('.')[0]!;
+    const stateDir = config.state_dir ?? DEFAULT_NODE_STATE_DIR;
+    const daemon = build({
+      socket: config.keeper_socket,
+      stateDir,
+      ccacheDir: config.ccache_dir,
+      // Half the store's margin: the store renews first, the keeper then finds the fresher ticket.
+      marginSeconds: Math.max(1, Math.floor(config.renew_margin / 2)),
+      // The job id lets a job-bound store check that this job of uid runs on this node.
+      fetch: async (uid, job) => ({ krbcred: (await fetchCreds(config, uid, job)).krbcred }),
+      renew: renewKrbCred,
+      runningJobs: () => runningJobs(node, config.timeout * 1000),
+      refreshCommand: config.refresh_command,
+      commandTimeoutMs: config.timeout * 1000,
+      tickMs: Math.max(1, args.tick) * 1000,
+      sweep: args.sweep,
+      sweepIntervalMs: args['sweep-interval'] * 1000,
+      log: logLine,
+    });
+    await daemon.listen();
+    logLine(`keeper listening on ${config.keeper_socket} (node ${node}, state ${stateDir}, ccaches ${config.ccache_dir}, store ${config.store})`);
+    await new Promise<void>((resolve) => {
+      const stop = (signal: string): void => {
+        logLine(`${signal}: stopping; job ccaches stay, a restarted keeper takes them over`);
+        void daemon.close().then(() => {
+          logLine('stopped');
+          resolve();
+        });
+      };
+      process.once('SIGTERM', () => stop('SIGTERM'));
+      process.once('SIGINT', () => stop('SIGINT'));
+    });
+    process.exit(0);
+  },
+};

@@ -1,0 +1,55 @@
+/**
+ * Refreshing a job's ccache in place: the new contents go to a fresh file in the same directory
+ * (O_CREAT|O_EXCL|O_NOFOLLOW, 0600, fchown to the job's user), which is renamed over the old one.
+ * A reader (the job, rpc.gssd) sees the old file or the new one, never a mix, and KRB5CCNAME
+ * keeps naming a valid ccache. Done under the job's lock, and only while the job record still
+ * names this file and the file is still the intact ccache the keeper manages.
+ */
+import { lstatSync, renameSync, unlinkSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { Krb5BridgeError } from '../errors';
+import { isValidJobCcache, readRecord, jobsDir } from '../node';
+import { withLock } from '../node/lock';
+import { unlinkQuiet } from '../node/record';
+import { createExclusive, lstatOrUndefined, randomAlnum } from '../util/fsafe';
+
+export type ReplaceResult = 'replaced' | 'gone' | 'changed';
+
+export interface JobFile {
+  job: string;
+  uid: number;
+  gid: number;
+  path: string;
+}
+
+export async function replaceCcache(stateDir: string, f: JobFile, bytes: Buffer): Promise<ReplaceResult> {
+  const lockPath = join(jobsDir(stateDir), `${f.job}.lock`);
+  const result = await withLock(lockPath, 10_000, async (): Promise<ReplaceResult> => {
+    const rec = readRecord(stateDir, f.job);
+    if (!rec || rec.uid !== f.uid || rec.path !== f.path) return 'gone';
+    // Removed by the job (kdestroy) or replaced by something else: not ours to write any more.
+    if (!isValidJobCcache(f.path, f.uid)) return 'changed';
+    const dir = dirname(f.path);
+    let tmp = '';
+    for (let i = 0; i < 20 && !tmp; i++) {
+      const name = join(dir, `.krb5cc_${f.uid}_${f.job}_${randomAlnum(6)}.new`);
+      if (createExclusive(name, bytes, { uid: f.uid, gid: f.gid })) tmp = name;
+    }
+    if (!tmp) throw new Krb5BridgeError('E_IO', `cannot find a free temporary name in ${dir}`);
+    const ino = lstatSync(tmp).ino;
+    try {
+      renameSync(tmp, f.path);
+    } catch (e) {
+      unlinkQuiet(tmp);
+      throw new Krb5BridgeError('E_IO', `cannot rename ${tmp} over ${f.path}: ${(e as NodeJS.ErrnoException).code}`, { cause: e });
+    }
+    // destroy takes no lock: if it removed the record meanwhile, take back the file just written.
+    if (!readRecord(stateDir, f.job)) {
+      if (lstatOrUndefined(f.path)?.ino === ino) unlinkSync(f.path);
+      return 'gone';
+    }
+    return 'replaced';
+  });
+  if (result === 'gone' && !lstatOrUndefined(join(jobsDir(stateDir), f.job))) unlinkQuiet(lockPath); // the lock file withLock re-created
+  return result;
+}

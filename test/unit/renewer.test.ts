@@ -1,0 +1,154 @@
+/**
+ * The store's renewer on its own: when it renews (margin, jitter), what it logs, when it gives up,
+ * drops, backs off, and that a push landing during a renewal wins. The KDC side (renewKrbCred) is
+ * tested against a real KDC in renew.test.ts; here it is a function the test controls.
+ */
+import { Krb5BridgeError } from '../../helper/src/errors';
+import type { RenewedTgt } from '../../helper/src/krb5';
+import { Renewer } from '../../helper/src/store/renewer';
+import type { StatePaths } from '../../helper/src/store/persist';
+import { CredRecord, CredState } from '../../helper/src/store/state';
+
+const T = 2_000_000_000;
+const paths = { root: '/nonexistent' } as unknown as StatePaths;
+
+function rec(uid: number, over: Partial<CredRecord> = {}): CredRecord {
+  return { uid, principal: `u${uid}@R`, endtime: T + 3600, renew_till: T + 86400, authtime: T - 60, stored_at: T, creds: Buffer.from(`cred${uid}`).toString('base64'), ...over };
+}
+
+function setup(opts: { renew?: (b: Buffer) => Promise<RenewedTgt>; margin?: number } = {}) {
+  let now = T;
+  const state = new CredState();
+  const lines: string[] = [];
+  const written: CredRecord[] = [];
+  const removed: number[] = [];
+  const asked: string[] = [];
+  const renewer = new Renewer({
+    state,
+    paths,
+    log: (l) => lines.push(l),
+    marginSeconds: opts.margin ?? 600,
+    now: () => now,
+    random: () => 0.999,
+    renew:
+      opts.renew ??
+      (async (b) => {
+        asked.push(b.toString());
+        return { krbcred: Buffer.from(`renewed-${b.toString()}`), ticket: { client: 'x', server: 'krbtgt/R@R', authtime: T - 60, starttime: now, endtime: now + 3600, renew_till: T + 86400, flags: 'FRI' } };
+      }),
+    write: async (_p, r) => {
+      written.push(r);
+    },
+    remove: async (_p, uid) => {
+      removed.push(uid);
+    },
+  });
+  return { state, lines, written, removed, asked, renewer, at: (t: number) => (now = t) };
+}
+
+test('renews a margin (plus up to a quarter of it, jittered) before expiry; one KDC request per user', async () => {
+  const s = setup();
+  s.state.set(rec(1001));
+  s.state.set(rec(1002));
+  s.at(T + 3600 - 600 - 150); // margin 600 + jitter 149 (random 0.999): due at T+2851
+  await s.renewer.cycle();
+  expect(s.asked).toEqual([]);
+  s.at(T + 2851);
+  await s.renewer.cycle();
+  expect(s.asked).toEqual(['cred1001', 'cred1002']);
+  expect(s.written.map((r) => [r.uid, r.endtime, r.stored_at])).toEqual([
+    [1001, T + 2851 + 3600, T + 2851],
+    [1002, T + 2851 + 3600, T + 2851],
+  ]);
+  expect(s.state.get(1001)!.creds).toBe(Buffer.from('renewed-cred1001').toString('base64'));
+  expect(s.lines[0]).toMatch(/^op=renew uid=1001 principal=u1001@R result=ok endtime=\S+Z renew_till=\S+Z$/);
+  // The next cycle at the same time asks nothing: the new records are due an hour later.
+  await s.renewer.cycle();
+  expect(s.asked).toHaveLength(2);
+  expect(s.renewer.kdcRequests).toBe(2);
+});
+
+test('a short ticket is renewed half way through what it had left when stored', async () => {
+  const s = setup();
+  s.state.set(rec(1001, { endtime: T + 60, stored_at: T })); // margin min(600, 30) = 30, jitter 7
+  s.at(T + 22);
+  await s.renewer.cycle();
+  expect(s.asked).toEqual([]);
+  s.at(T + 23);
+  await s.renewer.cycle();
+  expect(s.asked).toEqual(['cred1001']);
+});
+
+test('renew-until reached: kept while valid (one log line), then dropped (one log line); no KDC request', async () => {
+  const s = setup();
+  s.state.set(rec(1001, { endtime: T + 60, renew_till: T + 60 }));
+  s.at(T + 40);
+  await s.renewer.cycle();
+  await s.renewer.cycle();
+  expect(s.asked).toEqual([]);
+  expect(s.lines).toEqual([
+    'op=renew uid=1001 principal=u1001@R result=E_NOT_RENEWABLE its renew-until time 2033-05-18T03:34:20Z is reached; kept until it expires at 2033-05-18T03:34:20Z, then dropped',
+  ]);
+  expect(s.state.get(1001)).toBeDefined();
+  s.at(T + 60);
+  await s.renewer.cycle();
+  expect(s.removed).toEqual([1001]);
+  expect(s.state.get(1001)).toBeUndefined();
+  expect(s.lines[1]).toBe('op=drop uid=1001 principal=u1001@R result=ok expired at 2033-05-18T03:34:20Z; the user must kinit and submit again');
+});
+
+test('the KDC refusing (E_NOT_RENEWABLE) stops renewal of that ticket; it is dropped at expiry', async () => {
+  const s = setup({ renew: async () => Promise.reject(new Krb5BridgeError('E_NOT_RENEWABLE', 'the KDC refused to renew the TGT of u1001@R: the ticket is not renewable')) });
+  s.state.set(rec(1001, { endtime: T + 60 }));
+  s.at(T + 50);
+  await s.renewer.cycle();
+  await s.renewer.cycle();
+  expect(s.lines).toHaveLength(1);
+  expect(s.lines[0]).toMatch(/result=E_NOT_RENEWABLE the KDC refused to renew the TGT of u1001@R: the ticket is not renewable; kept until it expires at/);
+  s.at(T + 61);
+  await s.renewer.cycle();
+  expect(s.removed).toEqual([1001]);
+});
+
+test('an unreachable KDC: retries with back-off (5 s doubling), never a busy loop, never past expiry', async () => {
+  let calls = 0;
+  const s = setup({
+    renew: async () => {
+      calls++;
+      throw new Krb5BridgeError('E_KRB5', 'krb5_get_renewed_creds for u1001@R: Cannot contact any KDC for realm');
+    },
+  });
+  s.state.set(rec(1001, { endtime: T + 100, stored_at: T }));
+  const due = T + 100 - 50 - 12;
+  for (let t = due; t < due + 40; t++) {
+    s.at(t);
+    await s.renewer.cycle();
+  }
+  // due, +10, +30 (5*2, then 5*4 s later): three tries in 40 s of once-a-second cycles.
+  expect(calls).toBe(3);
+  expect(s.lines[0]).toMatch(/^op=renew uid=1001 principal=u1001@R result=E_KRB5 .*Cannot contact any KDC for realm; trying again in 10 s$/);
+});
+
+test('a push that lands while the KDC answers wins: the renewal is discarded', async () => {
+  const s = setup({
+    renew: async () => {
+      s.state.set(rec(1001, { endtime: T + 9999, stored_at: T + 1 })); // the user pushed meanwhile
+      return { krbcred: Buffer.from('r'), ticket: { client: 'x', server: 'krbtgt/R@R', authtime: T, starttime: T, endtime: T + 3700, renew_till: T + 86400, flags: 'FRI' } };
+    },
+  });
+  s.state.set(rec(1001, { endtime: T + 60 }));
+  s.at(T + 50);
+  await s.renewer.cycle();
+  expect(s.written).toEqual([]);
+  expect(s.state.get(1001)!.endtime).toBe(T + 9999);
+  expect(s.lines).toEqual(['op=renew uid=1001 principal=u1001@R result=ok discarded: a push replaced the credential meanwhile']);
+});
+
+test('start/stop: stop resolves and no cycle runs after it', async () => {
+  const s = setup();
+  s.renewer.start();
+  await s.renewer.stop();
+  s.state.set(rec(1001, { endtime: T }));
+  await new Promise((r) => setTimeout(r, 20));
+  expect(s.removed).toEqual([]);
+});
