@@ -1,0 +1,49 @@
+/**
+ * `krb5bridge rotate-key`: re-encrypt every stored credential with a new key (store/rotate.ts).
+ * Online (default): asks the running store (admin role). `--offline`: does it on the state
+ * directory itself, refusing while a store holds it.
+ */
+import type { CommandModule } from 'yargs';
+import { rotateStoreKey } from '../client/client';
+import { DEFAULT_STORE_STATE_DIR } from '../config/config';
+import { loadKeyFile } from '../store/atrest';
+import { openStateDir } from '../store/persist';
+import { rotateKey } from '../store/rotate';
+import { lockStateDir, unlockStateDir } from '../store/statelock';
+import { out, outJson } from '../client/print';
+import { GlobalArgs, configFrom } from './common';
+
+interface Args extends GlobalArgs {
+  offline?: boolean;
+  'state-dir'?: string;
+  'key-file'?: string;
+}
+
+export const rotateKeyCommand: CommandModule<GlobalArgs, Args> = {
+  command: 'rotate-key',
+  describe: 'Re-encrypt every stored credential with a new key (as root; online via the store, or --offline)',
+  builder: (y) =>
+    y
+      .option('offline', { type: 'boolean', describe: 'rotate on the state directory directly (the store must be stopped)' })
+      .option('state-dir', { type: 'string', describe: `--offline: the store's state directory (config: state_dir, default ${DEFAULT_STORE_STATE_DIR})` })
+      .option('key-file', { type: 'string', describe: '--offline: the key file (config: key_file)' }),
+  handler: async (args) => {
+    const config = configFrom(args, { state_dir: args['state-dir'], key_file: args['key-file'] });
+    let r: { keyId: number; rewritten: number; total: number };
+    if (args.offline) {
+      const ring = loadKeyFile(config.key_file);
+      const paths = openStateDir(config.state_dir ?? DEFAULT_STORE_STATE_DIR, ring);
+      const lock = lockStateDir(paths.root, 'stop the store, or rotate online (without --offline)');
+      try {
+        const res = await rotateKey(paths, config.key_file);
+        r = { keyId: res.id, rewritten: res.rewritten, total: res.total };
+      } finally {
+        unlockStateDir(lock);
+      }
+    } else {
+      r = await rotateStoreKey(config);
+    }
+    if (args.json) return outJson(r);
+    out(`rotated: key ${r.keyId} now encrypts all ${r.total} record(s) (${r.rewritten} re-encrypted); the old key is gone from the key file`);
+  },
+};

@@ -1,0 +1,95 @@
+/**
+ * The audit log: one JSON line per push, fetch, refresh, remove, rotation and refusal, saying
+ * when, who (uid, principal), from where (host), for which job, what happened and the error
+ * code. Never a ticket, a key or a credential: the event type has no field that could carry one.
+ * The file is opened O_APPEND (each line one write(2), so concurrent writers never interleave and
+ * nothing is overwritten), 0600, and must be a regular file owned by root.
+ */
+import * as fs from 'node:fs';
+import { constants } from 'node:fs';
+import { Krb5BridgeError } from '../errors';
+
+export interface AuditEvent {
+  op: string;
+  result: 'ok' | 'refused' | 'error';
+  /** E_... for refusals and errors. */
+  code?: string | undefined;
+  uid?: number | undefined;
+  principal?: string | undefined;
+  host?: string | undefined;
+  job?: string | undefined;
+  /** The uid acted on, when not the caller's. */
+  target_uid?: number | undefined;
+  mech?: string | undefined;
+  /** push: stored or kept; rotate: the new key id. */
+  action?: string | undefined;
+  /** Which policy rule decided a refusal (file:line). */
+  rule?: string | undefined;
+}
+
+export interface Audit {
+  record(e: AuditEvent): void;
+  close(): void;
+}
+
+/** Audit off (no --audit-log): nothing is written. */
+export const noAudit: Audit = { record: () => undefined, close: () => undefined };
+
+/** The JSON line for an event: fixed field order, undefined fields left out, bounded strings. */
+export function auditLine(e: AuditEvent, now: Date = new Date()): string {
+  const cut = (s: string | undefined): string | undefined => (s === undefined ? undefined : s.slice(0, 256));
+  return (
+    JSON.stringify({
+      time: now.toISOString(),
+      op: cut(e.op),
+      result: e.result,
+      code: e.code,
+      uid: e.uid,
+      principal: cut(e.principal),
+      host: cut(e.host),
+      job: cut(e.job),
+      target_uid: e.target_uid,
+      mech: e.mech,
+      action: cut(e.action),
+      rule: cut(e.rule),
+    }) + '\n'
+  );
+}
+
+/** Open (create 0600) the audit file for appending; refuse a link, a non-file or a file others can touch. */
+export function openAuditLog(path: string, onError: (line: string) => void): Audit {
+  let fd: number;
+  try {
+    fd = fs.openSync(path, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW, 0o600);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new Krb5BridgeError('E_UNSAFE_PATH', `cannot open the audit log ${path}: ${code === 'ELOOP' ? 'it is a symbolic link' : code ?? String(e)}`, { cause: e });
+  }
+  const st = fs.fstatSync(fd);
+  const euid = process.geteuid ? process.geteuid() : 0;
+  const mode = (st.mode & 0o7777).toString(8).padStart(4, '0');
+  const refuse = (why: string): never => {
+    fs.closeSync(fd);
+    throw new Krb5BridgeError('E_UNSAFE_PATH', `audit log ${path} ${why}`);
+  };
+  if (!st.isFile()) refuse('is not a regular file');
+  if (st.uid !== euid) refuse(`is owned by uid ${st.uid}, not ${euid} (mode ${mode})`);
+  if (st.nlink !== 1) refuse(`has ${st.nlink} hard links; give the audit log its own file`);
+  if ((st.mode & 0o077) !== 0) refuse(`has mode ${mode}: others may read or write it; chmod 0600 it`);
+  let failed = false;
+  return {
+    record(e) {
+      try {
+        fs.writeSync(fd, auditLine(e));
+        failed = false;
+      } catch (err) {
+        // A full disk must not stop the store; say so once per failure streak.
+        if (!failed) onError(`cannot write the audit log ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+        failed = true;
+      }
+    },
+    close() {
+      fs.closeSync(fd);
+    },
+  };
+}
