@@ -20,6 +20,7 @@ void kb_conf_defaults(struct kb_conf *c)
     snprintf(c->ccache_dir, sizeof(c->ccache_dir), "/tmp");
     snprintf(c->state_dir, sizeof(c->state_dir), "/run/krb5bridge");
     snprintf(c->marker_dir, sizeof(c->marker_dir), "/tmp");
+    snprintf(c->keeper_socket, sizeof(c->keeper_socket), "/run/krb5bridge/keeper.sock");
     c->timeout = 10;
     c->push_ttl = 900;
 }
@@ -114,6 +115,9 @@ static int set_key(struct kb_conf *c, const char *key, const char *v, char *err,
     } else if (strcmp(key, "marker_dir") == 0) {
         bad = copy_path(c->marker_dir, sizeof(c->marker_dir), v);
         c->set |= KB_SET_MARKER_DIR;
+    } else if (strcmp(key, "keeper_socket") == 0) {
+        bad = copy_path(c->keeper_socket, sizeof(c->keeper_socket), v);
+        c->set |= KB_SET_KEEPER_SOCKET;
     } else if (strcmp(key, "krb5_config") == 0) {
         bad = copy_path(c->krb5_config, sizeof(c->krb5_config), v);
     } else if (strcmp(key, "timeout") == 0) {
@@ -123,7 +127,7 @@ static int set_key(struct kb_conf *c, const char *key, const char *v, char *err,
         bad = parse_int(v, 0, 86400, &c->push_ttl);
     } else {
         snprintf(err, errlen, "unknown plugstack.conf argument \"%s\" (known: mode policy node helper "
-                 "config store munge_socket ccache_dir state_dir marker_dir timeout push_ttl krb5_config)", key);
+                 "config store munge_socket ccache_dir state_dir marker_dir timeout push_ttl krb5_config keeper_socket)", key);
         return -1;
     }
     if (bad) {
@@ -195,7 +199,8 @@ void kb_conf_apply_text(struct kb_conf *c, const char *text)
                     || (strcmp(key, "munge_socket") == 0 && !(c->set & KB_SET_MUNGE_SOCKET))
                     || (strcmp(key, "ccache_dir") == 0 && !(c->set & KB_SET_CCACHE_DIR))
                     || (strcmp(key, "state_dir") == 0 && !(c->set & KB_SET_STATE_DIR))
-                    || (strcmp(key, "marker_dir") == 0 && !(c->set & KB_SET_MARKER_DIR)))
+                    || (strcmp(key, "marker_dir") == 0 && !(c->set & KB_SET_MARKER_DIR))
+                    || (strcmp(key, "keeper_socket") == 0 && !(c->set & KB_SET_KEEPER_SOCKET)))
                     (void)set_key(c, key, val, err, sizeof(err));
                 /* set_key marks these as set; that is harmless: the file only fills the gaps. */
             }

@@ -22,6 +22,7 @@ struct kb_conf {
     char state_dir[KB_PATH_LEN];
     char marker_dir[KB_PATH_LEN];
     char krb5_config[KB_PATH_LEN]; /* "" = libkrb5's default */
+    char keeper_socket[108];       /* the node keeper's unix socket (sun_path size) */
     int timeout;                   /* seconds */
     int push_ttl;                  /* seconds; 0 disables the push fast path */
     unsigned set;                  /* bit per key given in plugstack.conf (KB_SET_*) */
@@ -33,6 +34,7 @@ struct kb_conf {
 #define KB_SET_STATE_DIR    (1u << 3)
 #define KB_SET_MARKER_DIR   (1u << 4)
 #define KB_SET_TIMEOUT      (1u << 5)
+#define KB_SET_KEEPER_SOCKET (1u << 6)
 
 void kb_conf_defaults(struct kb_conf *c);
 
@@ -40,7 +42,7 @@ void kb_conf_defaults(struct kb_conf *c);
 int kb_conf_parse_args(struct kb_conf *c, int ac, char **av, char *err, size_t errlen);
 
 /*
- * Take store, munge_socket, ccache_dir, state_dir, marker_dir and timeout from the helper's config
+ * Take store, munge_socket, ccache_dir, state_dir, marker_dir, keeper_socket and timeout from the helper's config
  * file where plugstack.conf did not set them, so the plugin's fast checks look where the helper
  * writes. Lenient: other keys are the helper's to validate; a missing file leaves the defaults.
  */

@@ -20,6 +20,7 @@
 
 #include "checks.h"
 #include "config.h"
+#include "keeper.h"
 #include "run.h"
 #include "status.h"
 
@@ -304,6 +305,52 @@ static int parse_ccname(const char *out, char *path, size_t len)
     return 0;
 }
 
+/* Report a failed materialise (from the helper or the keeper); the job runs without credentials. */
+static void materialise_failed(int status, const char *msg, uint32_t job, uid_t uid)
+{
+    if (effective_mode() == KB_MODE_AUTO && kb_status_is_not_found(status))
+        slurm_info("%s (job %" PRIu32 ", uid %lu). The job runs without Kerberos credentials.", msg, job,
+                   (unsigned long)uid);
+    else
+        slurm_error("%s (job %" PRIu32 ", uid %lu). The job runs without Kerberos credentials.", msg, job,
+                    (unsigned long)uid);
+}
+
+/*
+ * Ask the node keeper (no Node start: a few ms). 0 = done (exported or reported); -1 = no usable
+ * keeper: run the helper instead, which gives the job its credential just the same.
+ */
+static int keeper_materialise(spank_t sp, uid_t uid, gid_t gid, uint32_t job)
+{
+    char req[128], out[KB_PATH_LEN + 64], why[1024], ccache[KB_PATH_LEN + 64];
+    const char *prefix = "KRB5CCNAME=FILE:";
+    int k;
+
+    snprintf(req, sizeof(req), "materialise %lu %lu %" PRIu32, (unsigned long)uid, (unsigned long)gid, job);
+    k = kb_keeper_request(conf.keeper_socket, 0, req, conf.timeout * 1000 + KB_GRACE_MS, out, sizeof(out), why,
+                          sizeof(why));
+    if (k == KB_KEEPER_UNAVAILABLE) {
+        slurm_debug("krb5bridge: job %" PRIu32 ": no keeper (%s); running the helper", job, why);
+        return -1;
+    }
+    if (k > 0) {
+        materialise_failed(k, out, job, uid);
+        return 0;
+    }
+    /* Trust but verify, as for the helper's answer. */
+    if (strncmp(out, prefix, strlen(prefix)) != 0 || strlen(out + strlen(prefix)) >= sizeof(ccache)) {
+        slurm_error("krb5bridge: job %" PRIu32 ": the keeper's answer is unusable; running the helper", job);
+        return -1;
+    }
+    snprintf(ccache, sizeof(ccache), "%s", out + strlen(prefix));
+    if (kb_ccache_check(ccache, conf.ccache_dir, uid, job, why, sizeof(why)) != 0) {
+        slurm_error("krb5bridge: job %" PRIu32 ": the keeper's ccache is unusable (%s); running the helper", job, why);
+        return -1;
+    }
+    export_ccache(sp, job, ccache);
+    return 0;
+}
+
 static int materialise_hook(spank_t sp)
 {
     char ccache[KB_PATH_LEN + 64], why[1024], msg[1024], code[64], out[KB_PATH_LEN + 64];
@@ -331,6 +378,8 @@ static int materialise_hook(spank_t sp)
         return 0;
     }
     slurm_debug("krb5bridge: job %" PRIu32 ": materialising: %s", job, why);
+    if (keeper_materialise(sp, uid, gid, job) == 0)
+        return 0;
 
     snprintf(s_uid, sizeof(s_uid), "%lu", (unsigned long)uid);
     snprintf(s_gid, sizeof(s_gid), "%lu", (unsigned long)gid);
@@ -351,12 +400,7 @@ static int materialise_hook(spank_t sp)
     status = run_helper(argv, root_envp(), "materialise", out, sizeof(out), msg, sizeof(msg), code,
                         sizeof(code));
     if (status != 0) {
-        if (effective_mode() == KB_MODE_AUTO && kb_status_is_not_found(status))
-            slurm_info("%s (job %" PRIu32 ", uid %lu). The job runs without Kerberos credentials.", msg, job,
-                       (unsigned long)uid);
-        else
-            slurm_error("%s (job %" PRIu32 ", uid %lu). The job runs without Kerberos credentials.", msg, job,
-                        (unsigned long)uid);
+        materialise_failed(status, msg, job, uid);
         return 0;
     }
     /* Trust but verify: export only a file that passes the same checks as the fast path. */
@@ -390,11 +434,12 @@ KB_EXPORT int slurm_spank_init_post_opt(spank_t sp, int ac, char **av)
 static int destroy(spank_t sp)
 {
     char rec[KB_PATH_LEN + 40], msg[1024], code[64], s_uid[16], s_job[16];
+    char req[128], out[KB_PATH_LEN + 128], why[1024];
     char *argv[24];
     struct stat st;
     uid_t uid;
     uint32_t job;
-    int i;
+    int i, k;
 
     if (spank_get_item(sp, S_JOB_UID, &uid) != ESPANK_SUCCESS
         || spank_get_item(sp, S_JOB_ID, &job) != ESPANK_SUCCESS) {
@@ -405,6 +450,18 @@ static int destroy(spank_t sp)
     snprintf(rec, sizeof(rec), "%s/jobs/%" PRIu32, conf.state_dir, job);
     if (lstat(rec, &st) != 0 && errno == ENOENT)
         return 0;
+
+    /* The keeper, if it runs, destroys without a Node start and forgets the job at once. */
+    snprintf(req, sizeof(req), "destroy %lu %" PRIu32, (unsigned long)uid, job);
+    k = kb_keeper_request(conf.keeper_socket, 0, req, conf.timeout * 1000 + KB_GRACE_MS, out, sizeof(out), why,
+                          sizeof(why));
+    if (k == KB_KEEPER_OK)
+        return 0;
+    if (k > 0) {
+        slurm_error("%s (job %" PRIu32 ", uid %lu)", out, job, (unsigned long)uid);
+        return 0;
+    }
+    slurm_debug("krb5bridge: job %" PRIu32 ": no keeper (%s); running the helper", job, why);
 
     snprintf(s_uid, sizeof(s_uid), "%lu", (unsigned long)uid);
     snprintf(s_job, sizeof(s_job), "%" PRIu32, job);

@@ -24,7 +24,7 @@ afterAll(() => {
 
 function startStore(state: string, log: string): Promise<{ proc: ChildProcess; address: string }> {
   const fd = fs.openSync(log, 'a');
-  const proc = spawn(process.execPath, [HELPER, 'serve', '--listen', '127.0.0.1:0', '--state-dir', state, '--munge-socket', c.mungeSocket], {
+  const proc = spawn(process.execPath, [HELPER, 'serve', '--listen', '127.0.0.1:0', '--state-dir', state, '--munge-socket', c.mungeSocket, '--key-file', join(c.dir, 'crash-store.key'), '--job-bound', 'no'], {
     env: { PATH: '/usr/bin:/bin', KRB5_CONFIG: c.krb5Config },
     stdio: ['ignore', 'ignore', fd],
   });

@@ -44,23 +44,14 @@ describe('push rules', () => {
   });
 });
 
-describe('read and remove rules', () => {
-  test('only root fetches', () => {
-    expect(refusal(() => rules.checkFetch(0, 1001))).toBeUndefined();
-    expect(refusal(() => rules.checkFetch(1001, 1001))).toMatchObject({ code: 'E_PERMISSION', message: expect.stringContaining('only root can') });
-  });
-
-  test('show and remove: own or root', () => {
-    expect(refusal(() => rules.checkShow(1001, 1001))).toBeUndefined();
-    expect(refusal(() => rules.checkShow(0, 1001))).toBeUndefined();
-    expect(refusal(() => rules.checkShow(1002, 1001))?.code).toBe('E_PERMISSION');
-    expect(refusal(() => rules.checkRemove(1001, 1001))).toBeUndefined();
-    expect(refusal(() => rules.checkRemove(0, 1001))).toBeUndefined();
-    expect(refusal(() => rules.checkRemove(1002, 1001))?.code).toBe('E_PERMISSION');
-  });
-
-  test('list scope: root all, users their own', () => {
-    expect(rules.listScope(0)).toBe('all');
-    expect(rules.listScope(1001)).toBe(1001);
+describe('Kerberos mode', () => {
+  test('the pushed ticket must be the authenticated principal\'s own', () => {
+    expect(refusal(() => rules.checkAuthenticatedPrincipal('a@R', 'a@R'))).toBeUndefined();
+    expect(refusal(() => rules.checkAuthenticatedPrincipal('a@R', 'b@R'))).toEqual({
+      code: 'E_PRINCIPAL_MISMATCH',
+      message: expect.stringContaining('you authenticated as a@R but the ticket belongs to b@R'),
+    });
   });
 });
+
+// Who may fetch, show, list and remove (root by default) is tested in acl.test.ts.

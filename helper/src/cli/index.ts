@@ -10,6 +10,9 @@ import { removeCommand } from './remove';
 import { materialiseCommand } from './materialise';
 import { destroyCommand } from './destroy';
 import { ticketCommand } from './ticket';
+import { keeperCommand } from './keeper';
+import { aclCommand } from './acl';
+import { rotateKeyCommand } from './rotate-key';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const commands: CommandModule<any, any>[] = [pushCommand, serveCommand, pingCommand, listCommand, showCommand, removeCommand, materialiseCommand, destroyCommand, ticketCommand, errorsCommand];
+export const commands: CommandModule<any, any>[] = [pushCommand, serveCommand, pingCommand, listCommand, showCommand, removeCommand, materialiseCommand, destroyCommand, keeperCommand, ticketCommand, aclCommand, rotateKeyCommand, errorsCommand];

@@ -32,7 +32,8 @@ export const materialiseCommand: CommandModule<GlobalArgs, Args> = {
       job: args.job,
       ccacheDir: config.ccache_dir,
       stateDir: config.state_dir ?? DEFAULT_NODE_STATE_DIR,
-      fetch: async (uid) => (await fetchCreds(config, uid)).krbcred,
+      // The job id lets a job-bound store check that this job of uid runs on this node.
+      fetch: async (uid) => (await fetchCreds(config, uid, String(args.job))).krbcred,
     });
     process.stdout.write(`KRB5CCNAME=FILE:${path}\n`);
   },

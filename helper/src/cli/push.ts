@@ -28,7 +28,7 @@ export const pushCommand: CommandModule<GlobalArgs, Args> = {
     const bundle = readTgts(args.ccache);
     const tgt = primaryTgt(bundle);
     trace(`read ${bundle.tickets.length} TGT(s) of ${bundle.principal} (${bundle.krbcred.length} bytes of KRB-CRED)`);
-    const result = await pushCreds(config, bundle.krbcred, { force: args.force === true });
+    const result = await pushCreds(config, bundle.krbcred, { force: args.force === true, ccache: args.ccache });
     const uid = process.getuid!();
     if (args.marker !== false) await writeMarker(config.marker_dir, uid, markerLine(config.store, bundle.principal, tgt));
     if (args.json) return outJson({ ...result, store: config.store });

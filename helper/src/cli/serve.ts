@@ -2,7 +2,12 @@
 import type { CommandModule } from 'yargs';
 import { DEFAULT_STORE_STATE_DIR } from '../config/config';
 import { build } from '../store/server';
+import { hostServicePrincipal } from '../krb5/apreq';
+import { Renewer } from '../store/renewer';
+import { renewKrbCred } from '../krb5';
 import { logLine } from '../util/log';
+import { openAuditLog } from '../store/audit';
+import { loadPolicyFile } from '../store/policyfile';
 import { GlobalArgs, configFrom } from './common';
 
 interface Args extends GlobalArgs {
@@ -10,6 +15,12 @@ interface Args extends GlobalArgs {
   'state-dir'?: string;
   'min-uid'?: number;
   'max-connections'?: number;
+  'renew-margin'?: number;
+  acl?: string;
+  'key-file'?: string;
+  'audit-log'?: string;
+  'job-bound'?: string;
+  'slurm-conf'?: string;
 }
 
 export const serveCommand: CommandModule<GlobalArgs, Args> = {
@@ -20,28 +31,52 @@ export const serveCommand: CommandModule<GlobalArgs, Args> = {
       .option('listen', { type: 'string', describe: 'address to listen on, HOST:PORT (config: listen)' })
       .option('state-dir', { type: 'string', describe: `where credentials persist (config: state_dir, default ${DEFAULT_STORE_STATE_DIR})` })
       .option('min-uid', { type: 'number', describe: 'lowest uid whose credentials are accepted (config: min_uid, default 1000)' })
-      .option('max-connections', { type: 'number', default: 4096, describe: 'open connections beyond this are refused' }),
+      .option('max-connections', { type: 'number', default: 4096, describe: 'open connections beyond this are refused' })
+      .option('renew-margin', { type: 'number', describe: 'renew each stored TGT this many seconds before it expires (config: renew_margin, default 600)' })
+      .option('acl', { type: 'string', describe: 'access policy file (config: acl; default: root is node+admin, uids >= min_uid are users)' })
+      .option('key-file', { type: 'string', describe: 'root-only key file for encryption at rest, created if missing (config: key_file, default /etc/krb5bridge/store.key)' })
+      .option('audit-log', { type: 'string', describe: 'append one JSON line per request to this file (config: audit_log; default none)' })
+      .option('job-bound', { type: 'string', choices: ['yes', 'no'], describe: 'release a credential only to a node running a job of its user (config: job_bound, default yes)' })
+      .option('slurm-conf', { type: 'string', describe: 'slurm.conf for the job checks (config: slurm_conf; default SLURM_CONF, else Slurm\'s)' }),
   handler: async (args) => {
     const config = configFrom(args, {
       listen: args.listen,
       state_dir: args['state-dir'],
       min_uid: args['min-uid'],
+      renew_margin: args['renew-margin'],
+      acl: args.acl,
+      key_file: args['key-file'],
+      audit_log: args['audit-log'],
+      job_bound: args['job-bound'],
+      slurm_conf: args['slurm-conf'],
     });
+    // Read before anything listens: a bad policy or an unsafe audit file stops the start.
+    const policy = config.acl ? await loadPolicyFile(config.acl) : undefined;
+    const audit = config.audit_log ? openAuditLog(config.audit_log, logLine) : undefined;
     const store = build({
       listen: config.listen,
       stateDir: config.state_dir ?? DEFAULT_STORE_STATE_DIR,
       minUid: config.min_uid,
       mungeSocket: config.munge_socket,
+      // A keytab makes the store accept krb5 clients too (docs/internals.md, "krb5 mode").
+      krb5: config.keytab ? { principal: config.store_principal ?? hostServicePrincipal('krb5bridge'), keytab: config.keytab } : undefined,
       maxConnections: args['max-connections'],
       log: logLine,
+      keyFile: config.key_file,
+      policy,
+      audit,
+      jobCheck: config.job_bound === 'yes' ? { slurmConf: config.slurm_conf } : undefined,
     });
     const addr = await store.listen();
     const shown = addr.family === 'IPv6' ? `[${addr.address}]:${addr.port}` : `${addr.address}:${addr.port}`;
-    logLine(`listening on ${shown} (state ${store.paths.root}, min_uid ${config.min_uid}, munge socket ${config.munge_socket ?? 'libmunge default'})`);
+    // Renewal at the KDC (KRB5_CONFIG says where): one request per user per cycle (docs/keeper.md).
+    const renewer = new Renewer({ state: store.state, paths: store.paths, log: logLine, marginSeconds: config.renew_margin, renew: renewKrbCred });
+    renewer.start();
+    logLine(`listening on ${shown} (state ${store.paths.root}, min_uid ${config.min_uid}, munge socket ${config.munge_socket ?? 'libmunge default'}${config.keytab ? `, krb5 as ${config.store_principal ?? hostServicePrincipal('krb5bridge')} with keytab ${config.keytab}` : ''}; policy ${policy?.source ?? 'default'}, job-bound fetch ${config.job_bound}, key file ${config.key_file}, audit log ${config.audit_log ?? 'off'})`);
     await new Promise<void>((resolve) => {
       const stop = (signal: string): void => {
         logLine(`${signal}: no new connections; finishing requests in flight`);
-        void store.close().then(() => {
+        void Promise.all([renewer.stop(), store.close()]).then(() => {
           logLine('stopped');
           resolve();
         });

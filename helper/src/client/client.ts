@@ -1,59 +1,74 @@
 /**
- * The store client: each request is a munge credential restricted to `store_uid` (only the store
- * can read it); each answer must be a munge credential made by `store_uid` and carry our nonce,
- * which authenticates the store and binds the answer to the question.
+ * The store client. The `auth` config key picks the mechanism (store/auth): munge (each request a
+ * credential only `store_uid` can read, each answer one made by `store_uid`) or krb5 (a mutual
+ * AP-REQ/AP-REP handshake per connection, then KRB-PRIV messages; the user's ccache for their own
+ * requests, the node's host keytab for fetch). Every answer must carry our nonce, which binds it
+ * to the question.
  */
 import { randomBytes } from 'node:crypto';
 import { ERRORS, ErrorCode, Krb5BridgeError, isKrb5BridgeError } from '../errors';
 import type { Config } from '../config/config';
-import { mungeDecode, mungeEncode } from '../munge';
+import { ClientAuth, ClientRole, clientAuthFor } from '../store/auth';
 import { OkResponse, RecordInfo, parseRecordInfo, parseResponse } from '../store/protocol';
 import { trace } from '../util/log';
 import { StoreConnection } from './connection';
 
 export type RequestFields =
   | { op: 'push'; creds: string; force?: boolean }
-  | { op: 'fetch' | 'show'; uid: number }
+  | { op: 'fetch'; uid: number; job?: string }
+  | { op: 'show'; uid: number }
   | { op: 'remove'; uid?: number }
-  | { op: 'ping' | 'list' };
+  | { op: 'ping' | 'list' | 'rotate' };
 
-/** A connection that can carry several requests (one at a time); `request` opens it on first use. */
+/**
+ * A connection that can carry several requests (one at a time); `request` opens it on first use.
+ * `who` says which identity krb5 mode uses; by default the node's for fetch, the user's otherwise.
+ */
 export class StoreSession {
   private conn: StoreConnection | undefined;
+  private auth: ClientAuth | undefined;
 
-  constructor(private readonly config: Config) {}
+  constructor(
+    private readonly config: Config,
+    private readonly who?: ClientRole,
+  ) {}
+
+  /** Connect and authenticate (krb5: mutual handshake); nothing of a request is sent before it succeeds. */
+  private async open(op: string, deadline: number): Promise<{ conn: StoreConnection; auth: ClientAuth }> {
+    if (this.conn && this.auth) return { conn: this.conn, auth: this.auth };
+    const { config } = this;
+    const auth = clientAuthFor(config, this.who ?? (op === 'fetch' ? { role: 'node' } : { role: 'user' }));
+    trace(`connecting to store ${config.store} (auth ${auth.mech})`);
+    const conn = await StoreConnection.connect(config.store, deadline);
+    try {
+      await auth.handshake((frame) => conn.request(frame, deadline));
+    } catch (e) {
+      conn.close();
+      auth.close();
+      throw e;
+    }
+    if (auth.mech === 'krb5') trace('store proved its identity (krb5 mutual authentication)');
+    this.conn = conn;
+    this.auth = auth;
+    return { conn, auth };
+  }
 
   async request(fields: RequestFields): Promise<OkResponse> {
     const { config } = this;
     const deadline = Date.now() + config.timeout * 1000;
     const nonce = randomBytes(8).toString('hex');
     const payload = Buffer.from(JSON.stringify({ v: 1, nonce, ...fields }), 'utf8');
-    const cred = await mungeEncode(payload, { socket: config.munge_socket, uidRestriction: config.store_uid });
-    if (!this.conn) {
-      trace(`connecting to store ${config.store}`);
-      this.conn = await StoreConnection.connect(config.store, deadline);
-    }
-    trace(`${fields.op}: sending ${cred.length}-byte request`);
-    let body: Buffer;
+    const { conn, auth } = await this.open(fields.op, deadline);
+    let plain: Buffer;
     try {
-      body = await this.conn.request(Buffer.from(cred, 'latin1'), deadline);
+      const sealed = await auth.seal(payload);
+      trace(`${fields.op}: sending ${sealed.length}-byte request`);
+      plain = await auth.open(await conn.request(sealed, deadline));
     } catch (e) {
       this.close();
       throw e;
     }
-    let decoded;
-    try {
-      decoded = await mungeDecode(body.toString('latin1'), { socket: config.munge_socket });
-    } catch (e) {
-      if (isKrb5BridgeError(e) && e.code === 'E_AUTH') {
-        throw new Krb5BridgeError('E_AUTH', `the answer of ${config.store} is not a valid munge credential for you: ${e.detail ?? e.message}`, { cause: e });
-      }
-      throw e;
-    }
-    if (decoded.uid !== config.store_uid) {
-      throw new Krb5BridgeError('E_AUTH', `the answer of ${config.store} was made by uid ${decoded.uid}, not store_uid ${config.store_uid}; is something else listening there?`);
-    }
-    const resp = parseResponse(decoded.payload);
+    const resp = parseResponse(plain);
     if (!resp.ok) {
       // A store error with the zero nonce answers a request the store could not read at all.
       if (resp.nonce !== nonce && resp.nonce !== '0000000000000000') throw nonceMismatch(config.store);
@@ -69,6 +84,8 @@ export class StoreSession {
   close(): void {
     this.conn?.close();
     this.conn = undefined;
+    this.auth?.close();
+    this.auth = undefined;
   }
 }
 
@@ -76,8 +93,8 @@ function nonceMismatch(store: string): Krb5BridgeError {
   return new Krb5BridgeError('E_AUTH', `the answer of ${store} does not carry this request's nonce (a replayed or misrouted answer)`);
 }
 
-async function once(config: Config, fields: RequestFields): Promise<OkResponse> {
-  const s = new StoreSession(config);
+async function once(config: Config, fields: RequestFields, who?: ClientRole): Promise<OkResponse> {
+  const s = new StoreSession(config, who);
   try {
     return await s.request(fields);
   } finally {
@@ -98,8 +115,15 @@ function num(resp: OkResponse, key: string): number {
 }
 
 /** fetch (root): uid's stored KRB-CRED. */
-export async function fetchCreds(config: Config, uid: number, session?: StoreSession): Promise<{ krbcred: Buffer; principal: string; endtime: number }> {
-  const resp = session ? await session.request({ op: 'fetch', uid }) : await once(config, { op: 'fetch', uid });
+/**
+ * fetch (root on a node): uid's stored KRB-CRED for job `job` (a job-bound store releases it only
+ * while that job of uid runs on this node). The third argument may instead be a session (benchmarks).
+ */
+export async function fetchCreds(config: Config, uid: number, jobOrSession?: string | StoreSession, session?: StoreSession): Promise<{ krbcred: Buffer; principal: string; endtime: number }> {
+  const job = typeof jobOrSession === 'string' ? jobOrSession : undefined;
+  const s = jobOrSession instanceof StoreSession ? jobOrSession : session;
+  const fields: RequestFields = job === undefined ? { op: 'fetch', uid } : { op: 'fetch', uid, job };
+  const resp = s ? await s.request(fields) : await once(config, fields);
   const b64 = str(resp, 'creds', 1024 * 1024);
   if (!/^[A-Za-z0-9+/]+={0,2}$/.test(b64)) throw new Krb5BridgeError('E_PROTOCOL', 'answer field "creds" is not base64');
   return { krbcred: Buffer.from(b64, 'base64'), principal: str(resp, 'principal'), endtime: num(resp, 'endtime') };
@@ -112,9 +136,10 @@ export interface PushResult {
 }
 
 /** push (the user): store our KRB-CRED; `force` replaces even a fresher stored ticket. */
-export async function pushCreds(config: Config, krbcred: Buffer, opts: { force?: boolean } = {}): Promise<PushResult> {
+/** krb5 mode authenticates with `opts.ccache` (the ccache the TGT came from; default: the default ccache). */
+export async function pushCreds(config: Config, krbcred: Buffer, opts: { force?: boolean; ccache?: string | undefined } = {}): Promise<PushResult> {
   const fields: RequestFields = { op: 'push', creds: krbcred.toString('base64'), ...(opts.force ? { force: true } : {}) };
-  const resp = await once(config, fields);
+  const resp = await once(config, fields, { role: 'user', ccache: opts.ccache });
   const action = resp.action;
   if (action !== 'stored' && action !== 'kept') throw new Krb5BridgeError('E_PROTOCOL', `answer field "action" is ${JSON.stringify(action)}`);
   return { action, principal: str(resp, 'principal'), endtime: num(resp, 'endtime') };
@@ -145,4 +170,10 @@ export async function listCreds(config: Config): Promise<RecordInfo[]> {
 export async function showCreds(config: Config, uid: number): Promise<RecordInfo> {
   const resp = await once(config, { op: 'show', uid });
   return parseRecordInfo(resp.record);
+}
+
+/** rotate (admin): the store re-encrypts every record with a new key. */
+export async function rotateStoreKey(config: Config): Promise<{ keyId: number; rewritten: number; total: number }> {
+  const resp = await once(config, { op: 'rotate' });
+  return { keyId: num(resp, 'key_id'), rewritten: num(resp, 'rewritten'), total: num(resp, 'total') };
 }

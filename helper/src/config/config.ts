@@ -25,11 +25,40 @@ export interface Config {
   marker_dir: string;
   /** The uid the store must prove (munge) before a client believes its answer. */
   store_uid: number;
+  /** Compute node: the keeper's unix socket (its directory must be root's, 0700). */
+  keeper_socket: string;
+  /** Compute node: a site command run as the job's user after each materialise/refresh (e.g. aklog). */
+  refresh_command: string | undefined;
+  /** Compute node: this node's name in Slurm (squeue -w); undefined = the host name. */
+  node_name: string | undefined;
+  /** Store and keeper: renew/refresh a TGT this long before it expires (at most half its life). */
+  renew_margin: number;
+  /** How clients authenticate to the store: munge, or krb5 (AP-REQ/AP-REP, KRB-PRIV). */
+  auth: 'munge' | 'krb5';
+  /** krb5: the store's service principal (clients: whom they authenticate to; store: what it accepts). */
+  store_principal: string | undefined;
+  /** krb5, store: the keytab of store_principal; set = the store also accepts krb5 clients. */
+  keytab: string | undefined;
+  /** krb5, node root (fetch): the host keytab. */
+  client_keytab: string;
+  /** krb5, node root (fetch): the principal in client_keytab; default host/<this host>. */
+  client_principal: string | undefined;
+  /** Store: the root-only key file for encryption at rest (created if missing). */
+  key_file: string;
+  /** Store: the access policy file (docs/security.md); undefined = the default policy. */
+  acl: string | undefined;
+  /** Store: append one JSON line per request here (0600 root); undefined = no audit log. */
+  audit_log: string | undefined;
+  /** Store: release a credential only to a node running a job of its user (default yes). */
+  job_bound: 'yes' | 'no';
+  /** Store: slurm.conf for its squeue/sinfo job checks; undefined = SLURM_CONF, else Slurm's default. */
+  slurm_conf: string | undefined;
 }
 
 export const DEFAULT_CONFIG_FILE = '/etc/krb5bridge/krb5bridge.conf';
 export const DEFAULT_STORE_STATE_DIR = '/var/lib/krb5bridge';
 export const DEFAULT_NODE_STATE_DIR = '/run/krb5bridge';
+export const DEFAULT_KEEPER_SOCKET = '/run/krb5bridge/keeper.sock';
 
 export function defaultConfig(): Config {
   return {
@@ -42,10 +71,24 @@ export function defaultConfig(): Config {
     ccache_dir: '/tmp',
     marker_dir: '/tmp',
     store_uid: 0,
+    keeper_socket: DEFAULT_KEEPER_SOCKET,
+    refresh_command: undefined,
+    node_name: undefined,
+    renew_margin: 600,
+    auth: 'munge',
+    store_principal: undefined,
+    keytab: undefined,
+    client_keytab: '/etc/krb5.keytab',
+    client_principal: undefined,
+    key_file: '/etc/krb5bridge/store.key',
+    acl: undefined,
+    audit_log: undefined,
+    job_bound: 'yes',
+    slurm_conf: undefined,
   };
 }
 
-type Kind = 'address' | 'path' | 'seconds' | 'uid';
+type Kind = 'address' | 'path' | 'seconds' | 'uid' | 'name' | 'auth' | 'principal' | 'yesno';
 const KEYS: Record<keyof Config, Kind> = {
   store: 'address',
   listen: 'address',
@@ -56,6 +99,20 @@ const KEYS: Record<keyof Config, Kind> = {
   ccache_dir: 'path',
   marker_dir: 'path',
   store_uid: 'uid',
+  keeper_socket: 'path',
+  refresh_command: 'path',
+  node_name: 'name',
+  renew_margin: 'seconds',
+  auth: 'auth',
+  store_principal: 'principal',
+  keytab: 'path',
+  client_keytab: 'path',
+  client_principal: 'principal',
+  key_file: 'path',
+  acl: 'path',
+  audit_log: 'path',
+  job_bound: 'yesno',
+  slurm_conf: 'path',
 };
 
 export function isConfigKey(key: string): key is keyof Config {
@@ -79,6 +136,21 @@ export function parseValue(key: keyof Config, raw: string, where: string): strin
       }
       return n;
     }
+    case 'auth':
+      if (value !== 'munge' && value !== 'krb5') throw new Krb5BridgeError('E_CONFIG', `${where}: ${key} must be munge or krb5, got "${value}"`);
+      return value;
+    case 'yesno':
+      if (value !== 'yes' && value !== 'no') throw new Krb5BridgeError('E_CONFIG', `${where}: ${key} must be yes or no, got "${value}"`);
+      return value;
+    case 'principal':
+      // name[/instance][@REALM]; no spaces or control characters (it reaches logs).
+      if (!/^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)?(@[A-Za-z0-9._-]+)?$/.test(value)) {
+        throw new Krb5BridgeError('E_CONFIG', `${where}: ${key} must be a principal like krb5bridge/host.example.org@EXAMPLE.ORG, got "${value}"`);
+      }
+      return value;
+    case 'name':
+      if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(value)) throw new Krb5BridgeError('E_CONFIG', `${where}: ${key} must be a host name, got "${value}"`);
+      return value;
     case 'uid': {
       if (!/^\d{1,10}$/.test(value) || Number(value) > 4294967294) {
         throw new Krb5BridgeError('E_CONFIG', `${where}: ${key} must be a numeric uid, got "${value}"`);

@@ -18,7 +18,8 @@ function bind(): GetpwnamR {
   if (getpwnamR) return getpwnamR;
   const libc = koffi.load('libc.so.6');
   // struct passwd (glibc, LP64): only pw_uid is read; the string pointers point into `buf`.
-  const passwd = koffi.struct('krb5bridge_passwd', {
+  // Anonymous: jest loads this module once per test file into one koffi, which refuses a second type of one name.
+  const passwd = koffi.struct({
     pw_name: 'void *',
     pw_passwd: 'void *',
     pw_uid: 'uint32_t',

@@ -13,16 +13,17 @@ export const MAX_FRAME = 1024 * 1024;
 export const MAX_CREDS_B64 = 700 * 1024;
 export const MAX_UID = 4294967294;
 
-export const OPS = ['push', 'fetch', 'remove', 'ping', 'list', 'show'] as const;
+export const OPS = ['push', 'fetch', 'remove', 'ping', 'list', 'show', 'rotate'] as const;
 export type Op = (typeof OPS)[number];
 
 export type Request =
   | { v: 1; op: 'push'; nonce: string; creds: string; force?: boolean }
-  | { v: 1; op: 'fetch'; nonce: string; uid: number }
+  | { v: 1; op: 'fetch'; nonce: string; uid: number; job?: string }
   | { v: 1; op: 'show'; nonce: string; uid: number }
   | { v: 1; op: 'remove'; nonce: string; uid?: number }
   | { v: 1; op: 'ping'; nonce: string }
-  | { v: 1; op: 'list'; nonce: string };
+  | { v: 1; op: 'list'; nonce: string }
+  | { v: 1; op: 'rotate'; nonce: string };
 
 /** What list/show tell about a stored credential: never the ticket itself. */
 export interface RecordInfo {
@@ -147,11 +148,12 @@ function uidField(obj: Record<string, unknown>, key: string, what: string): numb
 
 const REQUEST_FIELDS: Record<Op, readonly string[]> = {
   push: ['v', 'op', 'nonce', 'creds', 'force'],
-  fetch: ['v', 'op', 'nonce', 'uid'],
+  fetch: ['v', 'op', 'nonce', 'uid', 'job'],
   show: ['v', 'op', 'nonce', 'uid'],
   remove: ['v', 'op', 'nonce', 'uid'],
   ping: ['v', 'op', 'nonce'],
   list: ['v', 'op', 'nonce'],
+  rotate: ['v', 'op', 'nonce'],
 };
 
 /** A request payload (the munge credential's payload) -> a validated Request. */
@@ -185,6 +187,13 @@ export function parseRequest(payload: Buffer): Request {
       break;
     }
     case 'fetch':
+      req.uid = uidField(obj, 'uid', what);
+      // The Slurm job the credential is for (job-bound fetch); digits only, it reaches squeue's argv.
+      if ('job' in obj) {
+        if (typeof obj.job !== 'string' || !/^[1-9]\d{0,9}$/.test(obj.job) || Number(obj.job) > 4294967294) throw protocolError(`${what}: "job" must be a Slurm job id (digits)`);
+        req.job = obj.job;
+      }
+      break;
     case 'show':
       req.uid = uidField(obj, 'uid', what);
       break;
@@ -193,6 +202,7 @@ export function parseRequest(payload: Buffer): Request {
       break;
     case 'ping':
     case 'list':
+    case 'rotate':
       break;
   }
   return req as unknown as Request;
@@ -214,6 +224,7 @@ export function errorResponse(nonce: string, code: string, message: string): Err
 
 const RESPONSE_FIELDS = [
   'v', 'nonce', 'ok', 'code', 'message', 'action', 'principal', 'endtime', 'creds', 'uid', 'gid', 'version', 'records', 'record', 'removed',
+  'key_id', 'rewritten', 'total',
 ];
 
 /** A response payload -> a validated Response (the client's side; the store is authenticated by munge). */

@@ -1,7 +1,7 @@
 /**
- * The store's access rules (DESIGN.md, security model), as pure functions: each returns nothing
- * when the request is allowed and throws the refusal otherwise. The caller's uid is always the
- * one munged authenticated, never a field of the request.
+ * The store's fixed rules (DESIGN.md, security model), which no policy file can relax, as pure
+ * functions: each returns nothing when the request is allowed and throws the refusal otherwise.
+ * The caller's uid is always the one the transport authenticated, never a field of the request.
  */
 import { Krb5BridgeError } from '../errors';
 
@@ -51,22 +51,14 @@ export function isFresher(incoming: TicketTimes, stored: TicketTimes | undefined
   return incoming.endtime > stored.endtime || incoming.authtime > stored.authtime;
 }
 
-/** fetch hands out tickets: compute-node root only. */
-export function checkFetch(callerUid: number, targetUid: number): void {
-  if (callerUid !== 0) throw new Krb5BridgeError('E_PERMISSION', `uid ${callerUid} may not fetch credentials (of uid ${targetUid}); only root can`);
+/**
+ * Kerberos mode: the pushed ticket must be the authenticated principal's own (a user who can
+ * authenticate as themselves must not store a ticket of someone else that maps to the same uid).
+ */
+export function checkAuthenticatedPrincipal(authenticated: string, ticketPrincipal: string): void {
+  if (authenticated !== ticketPrincipal) {
+    throw new Krb5BridgeError('E_PRINCIPAL_MISMATCH', `you authenticated as ${authenticated} but the ticket belongs to ${ticketPrincipal}`);
+  }
 }
 
-/** show: root sees any record, a user only their own. */
-export function checkShow(callerUid: number, targetUid: number): void {
-  if (callerUid !== 0 && callerUid !== targetUid) throw new Krb5BridgeError('E_PERMISSION', `uid ${callerUid} may not see the record of uid ${targetUid}`);
-}
-
-/** list: root sees every record, a user only their own. */
-export function listScope(callerUid: number): 'all' | number {
-  return callerUid === 0 ? 'all' : callerUid;
-}
-
-/** remove: a user removes their own credential, root anyone's. */
-export function checkRemove(callerUid: number, targetUid: number): void {
-  if (callerUid !== 0 && callerUid !== targetUid) throw new Krb5BridgeError('E_PERMISSION', `uid ${callerUid} may not remove the credential of uid ${targetUid}`);
-}
+// Who may fetch, show, list and remove is the site policy's to say: see acl.ts.

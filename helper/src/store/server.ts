@@ -1,8 +1,9 @@
 /**
  * The store daemon: build() loads the state, listen() accepts connections. Each connection reads
- * frames; each frame is a munge credential that is decoded (on koffi's worker threads, so a slow
- * munged call never blocks other clients), answered by the handlers, and the answer munge-encoded
- * for the caller's uid alone. Slow or idle clients are cut off by timers; the connection count is
+ * frames; its first frame picks the authentication mechanism (store/auth: munge, or krb5 when the
+ * store has a keytab), which turns each frame into an authenticated request (munge: decoded on
+ * koffi's worker threads, so a slow munged call never blocks other clients; krb5: a handshake,
+ * then KRB-PRIV messages), answered by the handlers and sealed for that caller alone. Slow or idle clients are cut off by timers; the connection count is
  * capped; one connection's requests are served in order, one at a time.
  */
 import * as net from 'node:net';
@@ -10,10 +11,18 @@ import { AddressInfo } from 'node:net';
 import { Krb5BridgeError, isKrb5BridgeError } from '../errors';
 import { parseAddress } from '../config/config';
 import { parseKrbCred } from '../krb5';
-import { mungeCauseOf, mungeDecode, mungeEncode } from '../munge';
+import { AuthCaller, Krb5Acceptor, ServerAuth, checkMechanismOp, serverAuthFor } from './auth';
 import { Handlers } from './handlers';
 import { UidResolver } from './passwd';
 import { StatePaths, loadAll, openStateDir } from './persist';
+import { Policy, defaultPolicy } from './acl';
+import { DEFAULT_KEY_FILE, loadOrCreateKeyFile } from './atrest';
+import { Audit, noAudit } from './audit';
+import { GroupResolver } from './groups';
+import { hostResolver } from './hostresolve';
+import { JobCheckOptions, JobChecker } from './jobcheck';
+import { rotateKey } from './rotate';
+import { lockStateDir, unlockStateDir } from './statelock';
 import { FrameDecoder, Response, encodeFrame, errorResponse, parseJsonObject, parseRequest } from './protocol';
 import { CredState } from './state';
 import { VERSION } from '../version';
@@ -24,6 +33,8 @@ export interface StoreOptions {
   stateDir: string;
   minUid: number;
   mungeSocket?: string | undefined;
+  /** krb5 mode: the store's service principal and its keytab; both set = krb5 clients accepted too. */
+  krb5?: { principal: string; keytab: string } | undefined;
   /** Beyond this many open connections new ones are closed at once (and logged). */
   maxConnections?: number;
   /** A connection with no traffic for this long is closed. */
@@ -33,6 +44,14 @@ export interface StoreOptions {
   /** Bytes of incomplete frames held for all connections together; beyond it the sender is cut off. */
   maxBufferedBytes?: number;
   log?: (line: string) => void;
+  /** Root-only key file for encryption at rest (created with a new key if missing). */
+  keyFile?: string | undefined;
+  /** Site policy (acl.ts); undefined = the default policy (root: node+admin; uid >= minUid: user). */
+  policy?: Policy | undefined;
+  /** Job-bound fetch: options for the slurmctld checks; undefined = off. `serve` turns it on by default. */
+  jobCheck?: JobCheckOptions | undefined;
+  /** Where audit lines go (audit.ts: openAuditLog); undefined = nowhere. */
+  audit?: Audit | undefined;
 }
 
 export interface Store {
@@ -44,6 +63,10 @@ export interface Store {
   readonly paths: StatePaths;
   /** Open connections now. */
   connections(): number;
+  /** The audit log (the renewer records its refreshes here too). */
+  readonly audit: Audit;
+  /** Job-bound fetch checker, if on. */
+  readonly jobs: JobChecker | undefined;
 }
 
 const ZERO_NONCE = '0000000000000000';
@@ -52,7 +75,15 @@ const ZERO_NONCE = '0000000000000000';
 export function build(opts: StoreOptions): Store {
   const log = opts.log ?? ((line: string) => process.stderr.write(`${new Date().toISOString()} krb5bridge: ${line}\n`));
   const address = parseAddress(opts.listen, '--listen');
-  const paths = openStateDir(opts.stateDir);
+  const keyFile = opts.keyFile ?? DEFAULT_KEY_FILE;
+  const keys = loadOrCreateKeyFile(keyFile);
+  if (keys.created) log(`created the store key file ${keyFile} (0600) with a new key; keep a copy apart from the state directory's backups`);
+  if (keys.ring.all().length > 1) log(`${keyFile} holds ${keys.ring.all().length} keys: a key rotation did not finish; run \`krb5bridge rotate-key\` again`);
+  const paths = openStateDir(opts.stateDir, keys.ring);
+  const stateLock = lockStateDir(paths.root, 'stop that store first, or give this one another --state-dir');
+  const audit = opts.audit ?? noAudit;
+  const jobs = opts.jobCheck ? new JobChecker(opts.jobCheck) : undefined;
+  const groups = new GroupResolver();
   const state = new CredState();
   const now = (): number => Math.floor(Date.now() / 1000);
   for (const r of loadAll(paths, (r) => checkLoaded(r.creds), log)) state.set(r);
@@ -67,8 +98,15 @@ export function build(opts: StoreOptions): Store {
     resolveUid: (name) => resolver.uidOf(name),
     now,
     log,
+    policy: opts.policy ?? defaultPolicy(opts.minUid),
+    aclEnv: { groupsOf: (uid) => groups.groupsOf(uid), resolveHost: hostResolver() },
+    jobs,
+    audit,
+    rotate: () => rotateKey(paths, keyFile, log),
   });
-  const munge = { socket: opts.mungeSocket };
+  // Opened now: a missing or unsafe keytab stops the start with E_CONFIG, not the first client.
+  const krb5 = opts.krb5 ? new Krb5Acceptor(opts.krb5.principal, opts.krb5.keytab) : undefined;
+  const authDeps = { mungeSocket: opts.mungeSocket, krb5 };
   const idleMs = opts.idleTimeoutMs ?? 30_000;
   const frameMs = opts.frameTimeoutMs ?? 10_000;
   const maxBuffered = opts.maxBufferedBytes ?? 64 * 1024 * 1024;
@@ -90,36 +128,45 @@ export function build(opts: StoreOptions): Store {
     }
   });
 
-  /** The answer to one frame, as a munge credential for the caller; undefined = close without answer. */
-  async function answer(body: Buffer): Promise<{ cred: string | undefined; close: boolean }> {
-    let caller: { uid: number; gid: number; payload: Buffer };
+  /** The answer to one frame, sealed by the connection's mechanism; undefined = close without answer. */
+  async function answer(auth: ServerAuth, body: Buffer, peer: string): Promise<{ frame: Buffer | undefined; close: boolean }> {
+    let inbound;
     try {
-      caller = await mungeDecode(body.toString('latin1'), munge);
+      inbound = await auth.receive(body);
     } catch (e) {
       const err = isKrb5BridgeError(e) ? e : new Krb5BridgeError('E_INTERNAL', String(e));
-      log(`op=? result=${err.code} request credential refused: ${err.detail ?? err.message}`);
-      // We do not know who sent it: the answer is not uid-restricted and says only why.
-      const nonce = nonceOf(mungeCauseOf(e)?.payload);
-      return { cred: await encodeOrNothing(errorResponse(nonce, err.code, err.detail ?? err.message), undefined), close: true };
+      log(`op=? mech=${auth.mech} peer=${peer} result=${err.code} request refused: ${err.detail ?? err.message}`);
+      audit.record({ op: '?', result: 'refused', code: err.code, host: peer, mech: auth.mech });
+      // We do not know who sent it: the answer says only why, and the connection closes.
+      const nonce = nonceOf(auth.refusedPayload(e));
+      return { frame: await sealOrNothing(auth, errorResponse(nonce, err.code, err.detail ?? err.message), undefined), close: true };
     }
+    if (inbound.kind === 'handshake') {
+      log(`mech=${auth.mech} principal=${inbound.caller.principal ?? '?'} uid=${inbound.caller.uid} peer=${peer} result=ok authenticated`);
+      return { frame: inbound.reply, close: false };
+    }
+    const caller = withPeer(inbound.caller, peer);
     let response: Response;
     let close = false;
     try {
-      response = await handlers.handle(caller, parseRequest(caller.payload));
+      const req = parseRequest(inbound.payload);
+      checkMechanismOp(caller, req.op);
+      response = await handlers.handle(caller, req);
     } catch (e) {
       const err = isKrb5BridgeError(e) ? e : new Krb5BridgeError('E_INTERNAL', String(e));
-      log(`op=? uid=${caller.uid} result=${err.code} ${err.detail ?? ''}`.trim());
-      response = errorResponse(nonceOf(caller.payload), err.code, err.detail ?? err.message);
+      log(`op=? uid=${caller.uid}${caller.principal ? ` principal=${caller.principal}` : ''} result=${err.code} ${err.detail ?? ''}`.trim());
+      audit.record({ op: '?', result: 'refused', code: err.code, uid: caller.uid, principal: caller.principal, host: caller.host, mech: caller.mech });
+      response = errorResponse(nonceOf(inbound.payload), err.code, err.detail ?? err.message);
       close = true;
     }
-    return { cred: await encodeOrNothing(response, caller.uid), close };
+    return { frame: await sealOrNothing(auth, response, caller), close };
   }
 
-  async function encodeOrNothing(response: Response, uid: number | undefined): Promise<string | undefined> {
+  async function sealOrNothing(auth: ServerAuth, response: Response, caller: AuthCaller | undefined): Promise<Buffer | undefined> {
     try {
-      return await mungeEncode(Buffer.from(JSON.stringify(response), 'utf8'), { ...munge, uidRestriction: uid });
+      return await auth.seal(Buffer.from(JSON.stringify(response), 'utf8'), caller);
     } catch (e) {
-      log(`cannot answer uid ${uid ?? '?'}: ${(e as Error).message}`);
+      log(`cannot answer ${caller?.principal ?? `uid ${caller?.uid ?? '?'}`}: ${(e as Error).message}`);
       return undefined;
     }
   }
@@ -130,6 +177,8 @@ export function build(opts: StoreOptions): Store {
     private busy = false;
     private frameTimer: NodeJS.Timeout | undefined;
     private readonly peer: string;
+    /** Picked by the first frame; holds the krb5 session of this connection. */
+    private auth: ServerAuth | undefined;
 
     constructor(private readonly socket: net.Socket) {
       this.peer = `${socket.remoteAddress}:${socket.remotePort}`;
@@ -138,6 +187,7 @@ export function build(opts: StoreOptions): Store {
       socket.on('error', () => undefined); // resets by clients are normal; 'close' follows
       socket.on('close', () => {
         this.clearFrameTimer();
+        this.auth?.close();
         bufferedTotal -= this.decoder.pending;
         open.delete(this);
       });
@@ -187,13 +237,15 @@ export function build(opts: StoreOptions): Store {
     private async serve(): Promise<void> {
       this.busy = true;
       while (this.queue.length > 0 && !this.socket.destroyed) {
-        const { cred, close } = await answer(this.queue.shift()!);
+        const body = this.queue.shift()!;
+        this.auth ??= serverAuthFor(body, authDeps);
+        const { frame, close } = await answer(this.auth, body, this.socket.remoteAddress ?? '?');
         if (this.socket.destroyed) break;
-        if (cred === undefined) {
+        if (frame === undefined) {
           this.drop('no answer could be encoded');
           break;
         }
-        this.socket.write(encodeFrame(cred));
+        this.socket.write(encodeFrame(frame));
         if (close || closing) {
           this.queue.length = 0;
           this.socket.end();
@@ -214,6 +266,8 @@ export function build(opts: StoreOptions): Store {
   return {
     state,
     paths,
+    audit,
+    jobs,
     connections: () => open.size,
     listen: () =>
       new Promise<AddressInfo>((resolve, reject) => {
@@ -229,7 +283,11 @@ export function build(opts: StoreOptions): Store {
     close: () =>
       new Promise<void>((resolve) => {
         closing = true;
-        server.close(() => resolve());
+        server.close(() => {
+          krb5?.close();
+          unlockStateDir(stateLock);
+          resolve();
+        });
         // Idle connections close now; busy ones end after their answer (serve() checks `closing`).
         for (const c of open) if (c.idle) c.drop('');
         // A client that never closes its side must not hold the shutdown forever.
@@ -238,6 +296,14 @@ export function build(opts: StoreOptions): Store {
         }, 5_000).unref();
       }),
   };
+}
+
+/**
+ * The caller as handlers see it: addr = the peer's IP as the socket saw it; host = the host
+ * principal's host for a node's host key, else that address (host rules match either).
+ */
+function withPeer(caller: AuthCaller, peer: string): AuthCaller & { addr: string } {
+  return { ...caller, host: caller.host ?? peer, addr: peer };
 }
 
 /** A loaded record must still hold a KRB-CRED libkrb5 can read. */
