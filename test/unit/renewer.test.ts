@@ -6,6 +6,7 @@
 import { Krb5BridgeError } from '../../helper/src/errors';
 import type { RenewedTgt } from '../../helper/src/krb5';
 import { Renewer } from '../../helper/src/store/renewer';
+import type { AuditEvent } from '../../helper/src/store/audit';
 import type { StatePaths } from '../../helper/src/store/persist';
 import { CredRecord, CredState } from '../../helper/src/store/state';
 
@@ -23,10 +24,12 @@ function setup(opts: { renew?: (b: Buffer) => Promise<RenewedTgt>; margin?: numb
   const written: CredRecord[] = [];
   const removed: number[] = [];
   const asked: string[] = [];
+  const audited: AuditEvent[] = [];
   const renewer = new Renewer({
     state,
     paths,
     log: (l) => lines.push(l),
+    audit: { record: (e) => audited.push(e), close: () => undefined },
     marginSeconds: opts.margin ?? 600,
     now: () => now,
     random: () => 0.999,
@@ -43,7 +46,7 @@ function setup(opts: { renew?: (b: Buffer) => Promise<RenewedTgt>; margin?: numb
       removed.push(uid);
     },
   });
-  return { state, lines, written, removed, asked, renewer, at: (t: number) => (now = t) };
+  return { state, lines, written, removed, asked, audited, renewer, at: (t: number) => (now = t) };
 }
 
 test('renews a margin (plus up to a quarter of it, jittered) before expiry; one KDC request per user', async () => {
@@ -66,6 +69,11 @@ test('renews a margin (plus up to a quarter of it, jittered) before expiry; one 
   await s.renewer.cycle();
   expect(s.asked).toHaveLength(2);
   expect(s.renewer.kdcRequests).toBe(2);
+  // Each renewal is audited as a refresh, no secret in the line.
+  expect(s.audited).toEqual([
+    { op: 'refresh', result: 'ok', target_uid: 1001, principal: 'u1001@R', mech: 'renewer' },
+    { op: 'refresh', result: 'ok', target_uid: 1002, principal: 'u1002@R', mech: 'renewer' },
+  ]);
 });
 
 test('a short ticket is renewed half way through what it had left when stored', async () => {
@@ -95,6 +103,10 @@ test('renew-until reached: kept while valid (one log line), then dropped (one lo
   expect(s.removed).toEqual([1001]);
   expect(s.state.get(1001)).toBeUndefined();
   expect(s.lines[1]).toBe('op=drop uid=1001 principal=u1001@R result=ok expired at 2033-05-18T03:34:20Z; the user must kinit and submit again');
+  expect(s.audited).toEqual([
+    { op: 'refresh', result: 'refused', code: 'E_NOT_RENEWABLE', target_uid: 1001, principal: 'u1001@R', mech: 'renewer' },
+    { op: 'drop', result: 'ok', target_uid: 1001, principal: 'u1001@R', mech: 'renewer' },
+  ]);
 });
 
 test('the KDC refusing (E_NOT_RENEWABLE) stops renewal of that ticket; it is dropped at expiry', async () => {

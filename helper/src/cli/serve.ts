@@ -70,7 +70,7 @@ export const serveCommand: CommandModule<GlobalArgs, Args> = {
     const addr = await store.listen();
     const shown = addr.family === 'IPv6' ? `[${addr.address}]:${addr.port}` : `${addr.address}:${addr.port}`;
     // Renewal at the KDC (KRB5_CONFIG says where): one request per user per cycle (docs/keeper.md).
-    const renewer = new Renewer({ state: store.state, paths: store.paths, log: logLine, marginSeconds: config.renew_margin, renew: renewKrbCred });
+    const renewer = new Renewer({ state: store.state, paths: store.paths, log: logLine, marginSeconds: config.renew_margin, renew: renewKrbCred, audit: store.audit });
     renewer.start();
     logLine(`listening on ${shown} (state ${store.paths.root}, min_uid ${config.min_uid}, munge socket ${config.munge_socket ?? 'libmunge default'}${config.keytab ? `, krb5 as ${config.store_principal ?? hostServicePrincipal('krb5bridge')} with keytab ${config.keytab}` : ''}; policy ${policy?.source ?? 'default'}, job-bound fetch ${config.job_bound}, key file ${config.key_file}, audit log ${config.audit_log ?? 'off'})`);
     await new Promise<void>((resolve) => {

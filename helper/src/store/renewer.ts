@@ -5,6 +5,7 @@
  * A credential that can no longer be renewed is kept while it is valid, then dropped. Every event
  * is one log line naming the uid, the principal and the reason; never ticket bytes.
  */
+import type { Audit, AuditEvent } from './audit';
 import { isKrb5BridgeError, Krb5BridgeError } from '../errors';
 import { iso } from '../krb5/renew';
 import type { RenewedTgt } from '../krb5';
@@ -24,6 +25,8 @@ export interface RenewerOptions {
   /** [0, 1). */
   random?: () => number;
   renew: (krbcred: Buffer) => Promise<RenewedTgt>;
+  /** The audit log: one `refresh` line per renewal attempt that ends, one `drop` per removal. */
+  audit?: Audit;
   write?: (p: StatePaths, r: CredRecord) => Promise<void>;
   remove?: (p: StatePaths, uid: number) => Promise<void>;
 }
@@ -136,6 +139,7 @@ export class Renewer {
         return;
       }
       plan.failures++;
+      this.audit({ op: 'refresh', result: 'error', code: err.code, target_uid: rec.uid, principal: rec.principal });
       const wait = Math.min(MAX_BACKOFF, 5 * 2 ** Math.min(plan.failures, 8));
       plan.due = Math.min(now + wait, rec.endtime);
       this.o.log(`op=renew ${who} result=${err.code} ${err.detail ?? err.message}; trying again in ${plan.due - now} s`);
@@ -159,6 +163,11 @@ export class Renewer {
     if (current === rec) this.o.state.set(next);
     else if (current) await this.write(this.o.paths, current); // a push landed meanwhile: its record wins on disk too
     this.o.log(`op=renew ${who} result=ok endtime=${iso(next.endtime)} renew_till=${iso(next.renew_till)}`);
+    this.audit({ op: 'refresh', result: 'ok', target_uid: rec.uid, principal: rec.principal });
+  }
+
+  private audit(e: Omit<AuditEvent, 'mech'>): void {
+    this.o.audit?.record({ ...e, mech: 'renewer' });
   }
 
   private giveUp(plan: Plan, why: string): void {
@@ -166,6 +175,7 @@ export class Renewer {
     plan.final = true;
     plan.due = rec.endtime;
     this.o.log(`op=renew uid=${rec.uid} principal=${rec.principal} result=E_NOT_RENEWABLE ${why}; kept until it expires at ${iso(rec.endtime)}, then dropped`);
+    this.audit({ op: 'refresh', result: 'refused', code: 'E_NOT_RENEWABLE', target_uid: rec.uid, principal: rec.principal });
   }
 
   private async drop(rec: CredRecord, why: string): Promise<void> {
@@ -176,5 +186,6 @@ export class Renewer {
     else if (current) await this.write(this.o.paths, current); // a push landed meanwhile: put it back on disk
     this.plans.delete(rec.uid);
     this.o.log(`op=drop uid=${rec.uid} principal=${rec.principal} result=ok ${why}`);
+    this.audit({ op: 'drop', result: 'ok', target_uid: rec.uid, principal: rec.principal });
   }
 }
