@@ -9,7 +9,7 @@ import { chownSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, 
 import { connect } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { interleave, median, printTable, timeCommand } from './lib.mjs';
+import { settleNode, interleave, median, printTable, timeCommand } from './lib.mjs';
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const tc = join(repo, 'scripts/testcluster');
@@ -90,6 +90,8 @@ try {
       { name: 'new job, plugin, no keeper (Node helper)', setup: plug(['--plugin-arg', 'keeper_socket=/nonexistent/keeper.sock']), run: () => timeCommand(as(['srun', '-N1', 'true'])) },
     ],
     runs,
+    2,
+    () => settleNode(join(dir, 'slurm.conf')),
   );
   printTable('(a) srun -N1 true: the first step of a new job on the node', a, 'new job, no plugin');
   const keeperLog = readFileSync(join(dir, 'log', 'keeper.log'), 'utf8');

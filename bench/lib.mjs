@@ -21,14 +21,31 @@ export function quantile(values, q) {
 export const median = (v) => quantile(v, 0.5);
 
 /**
- * Run the variants in turn (A B C A B C ...) so that drift of a noisy machine hits all alike;
- * `setup(name)` prepares a variant before each of its runs (e.g. rewrites plugstack.conf).
+ * Wait (untimed) until the test cluster's node has no job left, epilog included: on one node the
+ * previous variant's job end (e.g. a destroy that starts Node) would otherwise be charged to the
+ * next variant's run.
  */
-export function interleave(variants, runs, warmup = 2) {
+export function settleNode(slurmConf, timeoutMs = 15_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const r = spawnSync('scontrol', ['-o', 'show', 'node', 'localhost'], { encoding: 'utf8', env: { ...process.env, SLURM_CONF: slurmConf } });
+    if (/\bState=IDLE\s/.test(r.stdout) && /\bCPUAlloc=0\b/.test(r.stdout)) return;
+    if (Date.now() > deadline) throw new Error(`the node did not become idle: ${r.stdout}${r.stderr}`);
+    spawnSync('sleep', ['0.02']);
+  }
+}
+
+/**
+ * Run the variants in turn (A B C A B C ...) so that drift of a noisy machine hits all alike;
+ * `setup(name)` prepares a variant before each of its runs (e.g. rewrites plugstack.conf) and
+ * `settle()` waits for a quiet starting point; neither is timed.
+ */
+export function interleave(variants, runs, warmup = 2, settle = undefined) {
   const samples = Object.fromEntries(variants.map((v) => [v.name, []]));
   for (let i = 0; i < warmup + runs; i++) {
     for (const v of variants) {
       v.setup?.();
+      settle?.();
       const { ms } = v.run();
       if (i >= warmup) samples[v.name].push(ms);
     }

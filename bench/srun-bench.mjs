@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { interleave, printTable, timeCommand } from './lib.mjs';
+import { settleNode, interleave, printTable, timeCommand } from './lib.mjs';
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const tc = join(repo, 'scripts/testcluster');
@@ -37,6 +37,8 @@ try {
       { name: 'new job, plugin (ticket already stored)', setup: on, run: () => timeCommand(as(['srun', '-N1', 'true'])) },
     ],
     runs,
+    2,
+    () => settleNode(join(dir, 'slurm.conf')),
   );
   printTable('(a) srun -N1 true as a new job from the login node', a, 'new job, no plugin');
 
