@@ -1,24 +1,28 @@
 /**
- * Local user name -> uid, for the principal binding rule. Uses the C library's getpwnam_r (via
- * koffi) so that the answer is the system's (NSS: files, LDAP, sssd), exactly what login and
- * Slurm see; reading /etc/passwd would miss directory users. The call runs on a koffi worker
- * thread (an NSS lookup may go to the network) and answers are cached briefly: pushes are rare
- * next to fetches, but a burst of one user's pushes should not hit the directory each time.
+ * Local account (uid, gid) of a user name through the C library's getpwnam_r, so that the answer
+ * is the system's (NSS: files, LDAP, sssd), exactly what login and Slurm see; reading /etc/passwd
+ * would miss directory users. The call runs on a koffi worker thread (an NSS lookup may go to the
+ * network) and answers are cached briefly. The principal binding rule needs the uid; the krb5
+ * mechanism needs both ids of a principal's local account.
  */
 import koffi from 'koffi';
 import { Krb5BridgeError } from '../errors';
 
-interface GetpwnamR {
+export interface Account {
+  uid: number;
+  gid: number;
+}
+
+interface Async {
   async: (...args: unknown[]) => void;
 }
 
-let getpwnamR: GetpwnamR | undefined;
+let getpwnamR: Async | undefined;
 
-function bind(): GetpwnamR {
+function bind(): Async {
   if (getpwnamR) return getpwnamR;
-  const libc = koffi.load('libc.so.6');
-  // struct passwd (glibc, LP64): only pw_uid is read; the string pointers point into `buf`.
-  // Anonymous: jest loads this module once per test file into one koffi, which refuses a second type of one name.
+  // struct passwd (glibc, LP64). Anonymous: jest loads this module once per test file into one
+  // koffi, which refuses a second type of one name.
   const passwd = koffi.struct({
     pw_name: 'void *',
     pw_passwd: 'void *',
@@ -28,45 +32,56 @@ function bind(): GetpwnamR {
     pw_dir: 'void *',
     pw_shell: 'void *',
   });
-  getpwnamR = libc.func('getpwnam_r', 'int', ['str', koffi.out(koffi.pointer(passwd)), 'void *', 'size_t', koffi.out(koffi.pointer('void *'))]) as unknown as GetpwnamR;
+  getpwnamR = koffi.load('libc.so.6').func('getpwnam_r', 'int', ['str', koffi.out(koffi.pointer(passwd)), 'void *', 'size_t', koffi.out(koffi.pointer('void *'))]) as unknown as Async;
   return getpwnamR;
 }
 
 const ERANGE = 34;
 
-function lookup(name: string, size = 16384): Promise<number | undefined> {
+function lookup(name: string, size = 16384): Promise<Account | undefined> {
   const fn = bind();
   return new Promise((resolve, reject) => {
     const pwd: Record<string, unknown> = {};
     const result: unknown[] = [null];
-    const buf = Buffer.alloc(size);
-    fn.async(name, pwd, buf, size, result, (err: unknown, rc: number) => {
+    fn.async(name, pwd, Buffer.alloc(size), size, result, (err: unknown, rc: number) => {
       if (err) return reject(new Krb5BridgeError('E_INTERNAL', `getpwnam_r(${name}): ${String(err)}`, { cause: err }));
       if (rc === ERANGE && size < 1 << 20) return resolve(lookup(name, size * 4));
       if (rc !== 0) return reject(new Krb5BridgeError('E_INTERNAL', `getpwnam_r(${name}) failed with errno ${rc}`));
-      resolve(result[0] ? (pwd.pw_uid as number) : undefined);
+      resolve(result[0] ? { uid: pwd.pw_uid as number, gid: pwd.pw_gid as number } : undefined);
     });
   });
 }
 
-/** A cached resolver; positive answers live `ttlMs`, "no such user" `negativeTtlMs`. */
-export class UidResolver {
-  private readonly cache = new Map<string, { uid: number | undefined; until: number }>();
+/** Positive answers live `ttlMs`, "no such user" `negativeTtlMs`. */
+export class AccountResolver {
+  private readonly cache = new Map<string, { account: Account | undefined; until: number }>();
 
   constructor(
     private readonly ttlMs = 60_000,
     private readonly negativeTtlMs = 5_000,
   ) {}
 
-  async uidOf(name: string): Promise<number | undefined> {
-    // A local name from auth_to_local; refuse anything getpwnam should never see.
+  async of(name: string): Promise<Account | undefined> {
     if (name.length === 0 || name.length > 256 || name.includes('\0')) return undefined;
     const now = Date.now();
     const hit = this.cache.get(name);
-    if (hit && hit.until > now) return hit.uid;
-    const uid = await lookup(name);
+    if (hit && hit.until > now) return hit.account;
+    const account = await lookup(name);
     if (this.cache.size > 10_000) this.cache.clear();
-    this.cache.set(name, { uid, until: now + (uid === undefined ? this.negativeTtlMs : this.ttlMs) });
-    return uid;
+    this.cache.set(name, { account, until: now + (account === undefined ? this.negativeTtlMs : this.ttlMs) });
+    return account;
+  }
+}
+
+/** Local user name -> uid (the principal binding rule), on the same cached lookups. */
+export class UidResolver {
+  private readonly accounts: AccountResolver;
+
+  constructor(ttlMs = 60_000, negativeTtlMs = 5_000) {
+    this.accounts = new AccountResolver(ttlMs, negativeTtlMs);
+  }
+
+  async uidOf(name: string): Promise<number | undefined> {
+    return (await this.accounts.of(name))?.uid;
   }
 }

@@ -10,7 +10,7 @@ import { anameToLocalname } from '../../krb5';
 import { ApClient, ApServer, ClientIdentity, Keytab, parsePrincipal } from '../../krb5/apreq';
 import type { Ptr } from '../../krb5/lib';
 import { parseJsonObject } from '../protocol';
-import { AccountResolver } from './account';
+import { AccountResolver } from '../passwd';
 import { AuthCaller, ClientAuth, Inbound, KRB5_MAGIC, ServerAuth, isKrb5Handshake } from './types';
 
 /** `host/<fqdn>@REALM`: a compute node's host key; the node's root, not a user. */
