@@ -9,6 +9,7 @@ import { setVerbose } from './util/log';
 import { globalOptions } from './cli/common';
 import { commands } from './cli/index';
 import { VERSION } from './version';
+import { hardenProcess } from './util/harden';
 
 function fail(e: Krb5BridgeError): never {
   process.stderr.write(formatErrorLine(e) + '\n');
@@ -35,6 +36,8 @@ async function main(argv: string[]): Promise<void> {
   await y.parseAsync();
 }
 
+// Before anything reads a secret: no core dumps; root processes not dumpable (util/harden.ts).
+hardenProcess();
 main(hideBin(process.argv)).catch((e: unknown) => {
   if (isKrb5BridgeError(e)) fail(e);
   const internal = new Krb5BridgeError('E_INTERNAL', e instanceof Error ? e.message : String(e), { cause: e });
