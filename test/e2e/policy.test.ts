@@ -70,6 +70,9 @@ beforeAll(async () => {
   expect(sb.code).toBe(0);
   job = sb.stdout.trim().split(';')[0]!;
   await waitFor(() => c.root(['squeue', '-h', '-j', job, '-o', '%T']).stdout.trim() === 'RUNNING', 15_000, `job ${job} to run`);
+  // RUNNING comes before the job's own fetch has finished; the job record is written after it. Past
+  // this point nothing else fetches, so each test sees only the audit lines of its own requests.
+  await waitFor(() => fs.existsSync(join(c.nodeState, 'jobs', job)), 15_000, `job ${job} to get its ccache`);
 });
 
 afterAll(() => {

@@ -274,8 +274,9 @@ export function clusterForFile(opts: UpOptions = {}): { get(): Cluster } {
     if (!c) return;
     const cluster = c;
     try {
-      // The last job's epilog (destroy) may still run: wait for the node to settle, then it must be
-      // idle. A drained node ("idle+drain", "down+drain", ...) fails here.
+      // Jobs a file left running are cancelled; their epilogs (destroy) may still run: wait for the
+      // node to settle, then it must be idle. A drained node ("idle+drain", ...) fails here.
+      cluster.root(['scancel', '--partition', 'debug']);
       await waitFor(() => !/(completing|allocated|mixed)/.test(cluster.slurmNodeState()), 60_000, 'the node to finish its jobs').catch(() => undefined);
       expect(cluster.slurmNodeState()).toBe('idle');
     } finally {
