@@ -15,7 +15,8 @@
  *                exchanges, get_init_creds_keytab + TGS, before the handshake)
  *   100 sessions 100 concurrent connections in 2 worker processes (throughput)
  */
-import { ChildProcess, execFileSync, fork, spawn } from 'node:child_process';
+import { ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { Result, cpuSeconds, pct, runWorkers, serveAsWorker } from './workers';
 import { mkdtempSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Config } from '../helper/src/config/config';
@@ -34,12 +35,6 @@ interface Job {
   clients: number;
   seconds: number;
   style: Style;
-}
-interface Result {
-  count: number;
-  errors: number;
-  firstError?: string;
-  latencies: number[];
 }
 
 async function runClients(job: Job): Promise<Result> {
@@ -70,46 +65,10 @@ async function runClients(job: Job): Promise<Result> {
   return { count: latencies.length, errors, latencies, ...(firstError ? { firstError } : {}) };
 }
 
-if (process.argv.includes('--worker')) {
-  process.on('message', (job: Job) => {
-    runClients(job).then(
-      (r) => process.send!(r, () => process.exit(0)),
-      (e) => process.send!({ count: 0, errors: 1, firstError: String(e), latencies: [] }, () => process.exit(0)),
-    );
-  });
-}
+serveAsWorker(runClients);
 
-function runWorkers(job: Job, workers: number): Promise<Result> {
-  const per = Math.ceil(job.clients / workers);
-  const parts: Promise<Result>[] = [];
-  for (let i = 0; i < workers; i++) {
-    const clients = Math.min(per, job.clients - i * per);
-    if (clients <= 0) break;
-    parts.push(
-      new Promise((res, rej) => {
-        const child: ChildProcess = fork(__filename, ['--worker'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-        child.once('message', (r) => res(r as Result));
-        child.once('exit', (code) => (code ? rej(new Error(`worker exited ${code}`)) : undefined));
-        child.send({ ...job, clients });
-      }),
-    );
-  }
-  return Promise.all(parts).then((rs) => ({
-    count: rs.reduce((a, r) => a + r.count, 0),
-    errors: rs.reduce((a, r) => a + r.errors, 0),
-    firstError: rs.find((r) => r.firstError)?.firstError,
-    latencies: rs.flatMap((r) => r.latencies),
-  }));
-}
 
-function cpuSeconds(pid: number): number {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
-  return (Number(f[11]) + Number(f[12])) / 100;
-}
 
-function pct(sorted: number[], p: number): number {
-  return sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-}
 
 const sh = (cmd: string, args: string[]): string => execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 

@@ -11,7 +11,8 @@
  * time), then 1 client alone and 1 client while 1,000 idle connections are held open.
  * Clients run in 2 worker processes (forked from this file) so the client side is not one thread.
  */
-import { ChildProcess, execFileSync, fork, spawn } from 'node:child_process';
+import { ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { Result, cpuSeconds, pct, runWorkers, serveAsWorker } from './workers';
 import { mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import * as net from 'node:net';
 import { join, resolve } from 'node:path';
@@ -30,12 +31,6 @@ interface Job {
   seconds: number;
 }
 
-interface Result {
-  count: number;
-  errors: number;
-  firstError?: string;
-  latencies: number[];
-}
 
 // ---------------------------------------------------------------- worker side
 
@@ -66,50 +61,12 @@ async function runClients(job: Job): Promise<Result> {
   return { count: latencies.length, errors, latencies, ...(firstError ? { firstError } : {}) };
 }
 
-if (process.argv.includes('--worker')) {
-  process.on('message', (job: Job) => {
-    runClients(job).then(
-      (r) => process.send!(r, () => process.exit(0)),
-      (e) => process.send!({ count: 0, errors: 1, firstError: String(e), latencies: [] }, () => process.exit(0)),
-    );
-  });
-}
+serveAsWorker(runClients);
 
 // ---------------------------------------------------------------- parent side
 
-function runWorkers(job: Job, workers: number): Promise<Result> {
-  const per = Math.ceil(job.clients / workers);
-  const parts: Promise<Result>[] = [];
-  for (let i = 0; i < workers; i++) {
-    const clients = Math.min(per, job.clients - i * per);
-    if (clients <= 0) break;
-    parts.push(
-      new Promise((resolve, reject) => {
-        const child: ChildProcess = fork(__filename, ['--worker'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-        child.once('message', (r) => resolve(r as Result));
-        child.once('exit', (code) => (code ? reject(new Error(`worker exited ${code}`)) : undefined));
-        child.send({ ...job, clients });
-      }),
-    );
-  }
-  return Promise.all(parts).then((rs) => ({
-    count: rs.reduce((a, r) => a + r.count, 0),
-    errors: rs.reduce((a, r) => a + r.errors, 0),
-    firstError: rs.find((r) => r.firstError)?.firstError,
-    latencies: rs.flatMap((r) => r.latencies),
-  }));
-}
 
-/** CPU seconds (user + system) a process has used so far, from /proc. */
-function cpuSeconds(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
 
-function pct(sorted: number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-}
 
 function sh(cmd: string, args: string[], env?: NodeJS.ProcessEnv): string {
   return execFileSync(cmd, args, { encoding: 'utf8', env: env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -121,7 +78,10 @@ async function startStore(dir: string, mungeSocket: string, krb5Config: string):
   const fd = openSync(log, 'a');
   // STORE_BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the store.
   const nodeArgs = (process.env.STORE_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  const proc = spawn(process.execPath, [...nodeArgs, HELPER, 'serve', '--listen', '127.0.0.1:0', '--state-dir', state, '--munge-socket', mungeSocket, '--max-connections', '8192'], {
+  // The raw fetch path: no job check (it costs one squeue per new job, measured by the keeper
+  // benchmark), and a key file of its own.
+  const args = ['serve', '--listen', '127.0.0.1:0', '--state-dir', state, '--munge-socket', mungeSocket, '--max-connections', '8192', '--job-bound', 'no', '--key-file', join(dir, 'bench-store.key')];
+  const proc = spawn(process.execPath, [...nodeArgs, HELPER, ...args], {
     env: { PATH: '/usr/bin:/bin', KRB5_CONFIG: krb5Config },
     stdio: ['ignore', 'ignore', fd],
   });
