@@ -4,6 +4,7 @@
  * minute; a lookup runs on a koffi worker thread (NSS may go to the network).
  */
 import koffi from 'koffi';
+import { passwdStruct } from './passwd';
 
 interface AsyncFn {
   async: (...args: unknown[]) => void;
@@ -14,16 +15,8 @@ let fns: { getpwuidR: AsyncFn; getgrouplist: AsyncFn; getgrnamR: AsyncFn } | und
 function bind(): NonNullable<typeof fns> {
   if (fns) return fns;
   const libc = koffi.load('libc.so.6');
-  const passwd = koffi.struct('krb5bridge_passwd_g', {
-    pw_name: 'char *',
-    pw_passwd: 'void *',
-    pw_uid: 'uint32_t',
-    pw_gid: 'uint32_t',
-    pw_gecos: 'void *',
-    pw_dir: 'void *',
-    pw_shell: 'void *',
-  });
-  const group = koffi.struct('krb5bridge_group', { gr_name: 'void *', gr_passwd: 'void *', gr_gid: 'uint32_t', gr_mem: 'void *' });
+  const passwd = passwdStruct();
+  const group = koffi.struct({ gr_name: 'void *', gr_passwd: 'void *', gr_gid: 'uint32_t', gr_mem: 'void *' });
   fns = {
     getpwuidR: libc.func('getpwuid_r', 'int', ['uint32_t', koffi.out(koffi.pointer(passwd)), 'void *', 'size_t', koffi.out(koffi.pointer('void *'))]) as unknown as AsyncFn,
     getgrouplist: libc.func('getgrouplist', 'int', ['str', 'uint32_t', 'void *', koffi.inout(koffi.pointer('int'))]) as unknown as AsyncFn,

@@ -19,12 +19,16 @@ interface Async {
 
 let getpwnamR: Async | undefined;
 
-function bind(): Async {
-  if (getpwnamR) return getpwnamR;
-  // struct passwd (glibc, LP64). Anonymous: jest loads this module once per test file into one
-  // koffi, which refuses a second type of one name.
-  const passwd = koffi.struct({
-    pw_name: 'void *',
+let passwdType: ReturnType<typeof koffi.struct> | undefined;
+
+/**
+ * struct passwd (glibc, LP64), for getpwnam_r here and getpwuid_r in groups.ts. Anonymous and made
+ * once: jest loads a module once per test file into one koffi, which refuses a second type of one
+ * name.
+ */
+export function passwdStruct(): ReturnType<typeof koffi.struct> {
+  passwdType ??= koffi.struct({
+    pw_name: 'char *',
     pw_passwd: 'void *',
     pw_uid: 'uint32_t',
     pw_gid: 'uint32_t',
@@ -32,6 +36,12 @@ function bind(): Async {
     pw_dir: 'void *',
     pw_shell: 'void *',
   });
+  return passwdType;
+}
+
+function bind(): Async {
+  if (getpwnamR) return getpwnamR;
+  const passwd = passwdStruct();
   getpwnamR = koffi.load('libc.so.6').func('getpwnam_r', 'int', ['str', koffi.out(koffi.pointer(passwd)), 'void *', 'size_t', koffi.out(koffi.pointer('void *'))]) as unknown as Async;
   return getpwnamR;
 }
