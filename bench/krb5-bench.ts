@@ -16,7 +16,7 @@
  *   100 sessions 100 concurrent connections in 2 worker processes (throughput)
  */
 import { ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { Result, cpuSeconds, pct, runWorkers, serveAsWorker } from './workers';
+import { Result, benchMain, cpuSeconds, pct, printColumns, runWorkers } from './workers';
 import { mkdtempSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Config } from '../helper/src/config/config';
@@ -65,7 +65,6 @@ async function runClients(job: Job): Promise<Result> {
   return { count: latencies.length, errors, latencies, ...(firstError ? { firstError } : {}) };
 }
 
-serveAsWorker(runClients);
 
 
 
@@ -139,8 +138,7 @@ async function main(): Promise<void> {
       await run('100 sessions', mech, 'session', 100);
     }
     await run('cold', 'krb5', 'cold', 1);
-    const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
-    process.stdout.write(rows.map((row) => row.map((c, i) => c.padStart(widths[i]!)).join('  ')).join('\n') + '\n');
+    printColumns(rows);
     const ratio = (k: string, m: Record<string, number>): string => (m[`${k}/krb5`]! / m[`${k}/munge`]!).toFixed(2);
     process.stdout.write(
       `krb5/munge: p50 session ${ratio('session', p50)}, p50 per-conn ${ratio('per-conn', p50)}, throughput 100 sessions ${ratio('100 sessions', rate)}; ` +
@@ -152,9 +150,4 @@ async function main(): Promise<void> {
   }
 }
 
-if (!process.argv.includes('--worker')) {
-  main().catch((e) => {
-    process.stderr.write(`krb5-bench: ${e instanceof Error ? e.stack : String(e)}\n`);
-    process.exit(1);
-  });
-}
+benchMain('krb5-bench', runClients, main);

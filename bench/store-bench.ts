@@ -12,7 +12,7 @@
  * Clients run in 2 worker processes (forked from this file) so the client side is not one thread.
  */
 import { ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { Result, cpuSeconds, pct, runWorkers, serveAsWorker } from './workers';
+import { Result, benchMain, cpuSeconds, pct, printColumns, runWorkers } from './workers';
 import { mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import * as net from 'node:net';
 import { join, resolve } from 'node:path';
@@ -61,7 +61,6 @@ async function runClients(job: Job): Promise<Result> {
   return { count: latencies.length, errors, latencies, ...(firstError ? { firstError } : {}) };
 }
 
-serveAsWorker(runClients);
 
 // ---------------------------------------------------------------- parent side
 
@@ -153,8 +152,7 @@ async function main(): Promise<void> {
     const withIdle = await run('1 client, 1000 idle conns', 1);
     const stillOpen = idle.filter((s) => !s.destroyed).length;
     idle.forEach((s) => s.destroy());
-    const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
-    process.stdout.write(rows.map((row) => row.map((c, i) => c.padStart(widths[i]!)).join('  ')).join('\n') + '\n');
+    printColumns(rows);
     process.stdout.write(`p50 with 1000 idle connections / without: ${(withIdle / alone).toFixed(2)} (${stillOpen} idle connections still open at the end)\n`);
     const logText = readFileSync(store.log, 'utf8');
     const refusals = logText.split('\n').filter((l) => / result=E_|closing connection|connection limit/.test(l));
@@ -165,9 +163,4 @@ async function main(): Promise<void> {
   }
 }
 
-if (!process.argv.includes('--worker')) {
-  main().catch((e) => {
-    process.stderr.write(`store-bench: ${e instanceof Error ? e.stack : String(e)}\n`);
-    process.exit(1);
-  });
-}
+benchMain('store-bench', runClients, main);

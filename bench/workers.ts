@@ -13,8 +13,8 @@ export interface Result {
   latencies: number[];
 }
 
-/** In a worker (`--worker`): run the job the parent sends, answer with the result, exit. */
-export function serveAsWorker<J>(runClients: (job: J) => Promise<Result>): boolean {
+/** In a worker (`--worker`): run the job the parent sends, answer with the result, exit. True in a worker. */
+function serveAsWorker<J>(runClients: (job: J) => Promise<Result>): boolean {
   if (!process.argv.includes('--worker')) return false;
   process.on('message', (job: J) => {
     runClients(job).then(
@@ -59,4 +59,19 @@ export function cpuSeconds(pid: number): number {
 export function pct(sorted: number[], p: number): number {
   if (sorted.length === 0) return NaN;
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+/** Rows of cells as right-aligned columns, the first row the header. */
+export function printColumns(rows: string[][]): void {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
+  process.stdout.write(rows.map((row) => row.map((c, i) => c.padStart(widths[i]!)).join('  ')).join('\n') + '\n');
+}
+
+/** The benchmark's entry point: serve as a worker when forked as one, else run `main`. */
+export function benchMain<J>(name: string, runClients: (job: J) => Promise<Result>, main: () => Promise<void>): void {
+  if (serveAsWorker(runClients)) return;
+  main().catch((e) => {
+    process.stderr.write(`${name}: ${e instanceof Error ? e.stack : String(e)}\n`);
+    process.exit(1);
+  });
 }
