@@ -13,6 +13,7 @@ import { Krb5BridgeError } from '../../helper/src/errors';
 import { mungeDecode, mungeEncode } from '../../helper/src/munge';
 import { FrameDecoder, encodeFrame } from '../../helper/src/store/protocol';
 import { Cluster, clusterDown, clusterUp } from './store.harness';
+import { failure } from '../lib/failure';
 
 let c: Cluster;
 let dir: string;
@@ -23,15 +24,6 @@ afterAll(() => clusterDown(c));
 beforeEach(() => {
   dir = fs.mkdtempSync(join(c.dir, 'markers-'));
 });
-
-async function failure(p: Promise<unknown>): Promise<Krb5BridgeError> {
-  try {
-    await p;
-  } catch (e) {
-    return e as Krb5BridgeError;
-  }
-  throw new Error('expected a failure');
-}
 
 describe('push marker', () => {
   const tgt = { authtime: 1795335888, endtime: 1795371888, renew_till: 1795940688 };

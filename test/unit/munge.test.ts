@@ -1,23 +1,14 @@
 /** The munge bindings against a real munged (scripts/testcluster --only kdc,munge). */
 import { execFileSync } from 'node:child_process';
 import { mungeCauseOf, mungeDecode, mungeEncode } from '../../helper/src/munge';
-import { Krb5BridgeError } from '../../helper/src/errors';
 import { Cluster, clusterDown, clusterUp } from './store.harness';
+import { failure } from '../lib/failure';
 
 let c: Cluster;
 beforeAll(() => {
   c = clusterUp();
 });
 afterAll(() => clusterDown(c));
-
-async function failure(p: Promise<unknown>): Promise<Krb5BridgeError> {
-  try {
-    await p;
-  } catch (e) {
-    return e as Krb5BridgeError;
-  }
-  throw new Error('expected a failure');
-}
 
 test('encode then decode gives back the payload and our uid/gid', async () => {
   const payload = Buffer.from(JSON.stringify({ hello: 'world', pad: 'x'.repeat(680) }));
