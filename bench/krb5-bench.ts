@@ -22,7 +22,7 @@ import { join, resolve } from 'node:path';
 import type { Config } from '../helper/src/config/config';
 import { defaultConfig } from '../helper/src/config/config';
 import { StoreSession, fetchCreds } from '../helper/src/client/client';
-import { dropHostCache } from '../helper/src/krb5/apreq';
+import { dropHostCache } from '../helper/src/krb5';
 
 const REPO = resolve(__dirname, '..');
 const HELPER = join(REPO, 'build/krb5bridge.mjs');

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Cluster, HELPER, User, clusterForFile, waitFor } from '../lib/cluster';
 import { mungeDecode, mungeEncode } from '../../helper/src/munge';
-import { FrameDecoder, encodeFrame } from '../../helper/src/store/protocol';
+import { FrameDecoder, encodeFrame } from '../../helper/src/wire/frame';
 
 let c: Cluster;
 let alice: User;

@@ -6,10 +6,10 @@
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { Environment, Policy, Subject, decide, defaultPolicy, parsePolicy } from '../../helper/src/store/acl';
-import { GroupResolver, gidOfGroup } from '../../helper/src/store/groups';
-import { hostResolver } from '../../helper/src/store/hostresolve';
-import { loadPolicyFile } from '../../helper/src/store/policyfile';
+import { Environment, Policy, Subject, decide, defaultPolicy, parsePolicy } from '../../helper/src/policy/acl';
+import { GroupResolver, gidOfGroup } from '../../helper/src/sys/accounts';
+import { hostResolver } from '../../helper/src/policy/hostresolve';
+import { loadPolicyFile } from '../../helper/src/policy/policyfile';
 import { Krb5BridgeError } from '../../helper/src/errors';
 
 const groups = new GroupResolver();
@@ -67,7 +67,7 @@ describe('parsing', () => {
       fs.chownSync(f, 65534, 65534);
       await expect(loadPolicyFile(f)).rejects.toMatchObject({ code: 'E_UNSAFE_PATH', message: expect.stringContaining('owned by uid 65534') });
       fs.symlinkSync(f, join(dir, 'link.acl'));
-      await expect(loadPolicyFile(join(dir, 'link.acl'))).rejects.toMatchObject({ code: 'E_CONFIG', message: expect.stringContaining('symbolic link') });
+      await expect(loadPolicyFile(join(dir, 'link.acl'))).rejects.toMatchObject({ code: 'E_UNSAFE_PATH', message: expect.stringContaining(`cannot open the policy file ${join(dir, 'link.acl')}: it is a symbolic link`) });
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }

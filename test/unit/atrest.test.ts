@@ -5,13 +5,15 @@
  */
 import * as fs from 'node:fs';
 import { join } from 'node:path';
-import { KeyRing, formatKeyFile, loadKeyFile, loadOrCreateKeyFile, newKey, open, seal } from '../../helper/src/store/atrest';
-import { loadAll, openStateDir, recordKeyId, recordPath, writeRecord } from '../../helper/src/store/persist';
-import { rotateKey } from '../../helper/src/store/rotate';
-import { CredRecord, serializeRecord } from '../../helper/src/store/state';
+import { KeyRing, newKey, open, seal } from '../../helper/src/records/atrest';
+import { RecordCodec, serializeRecord } from '../../helper/src/records/codec';
+import { DirRecordStore } from '../../helper/src/records/dir';
+import { formatKeyFile, loadKeyFile, loadOrCreateKeyFile } from '../../helper/src/records/keyfile';
+import { rotateKey } from '../../helper/src/records/rotate';
+import type { StoredCredential } from '../../helper/src/records/types';
 
 const TICKET = Buffer.from('KRB-CRED-SECRET-BYTES-0123456789');
-const rec = (uid: number, endtime = 2_000_000_000): CredRecord => ({
+const rec = (uid: number, endtime = 2_000_000_000): StoredCredential => ({
   uid,
   principal: `user${uid}@SECRET.REALM`,
   endtime,
@@ -24,11 +26,26 @@ const rec = (uid: number, endtime = 2_000_000_000): CredRecord => ({
 let base: string;
 const lines: string[] = [];
 const log = (l: string): void => void lines.push(l);
+const opened: DirRecordStore[] = [];
 beforeEach(() => {
   base = fs.mkdtempSync('/tmp/krb5bridge-atrest-');
   lines.length = 0;
 });
-afterEach(() => fs.rmSync(base, { recursive: true, force: true }));
+afterEach(async () => {
+  for (const s of opened.splice(0)) await s.close();
+  fs.rmSync(base, { recursive: true, force: true });
+});
+
+/** The dir backend on base/state, sealing with `ring` (closed by the previous holder first). */
+async function state(ring: KeyRing): Promise<DirRecordStore> {
+  for (const s of opened.splice(0)) await s.close();
+  const s = await DirRecordStore.open({ root: join(base, 'state'), codec: new RecordCodec(ring), log });
+  opened.push(s);
+  return s;
+}
+
+const loaded = (s: DirRecordStore): StoredCredential[] => s.list().map((e) => e.cred);
+const put = (s: DirRecordStore, r: StoredCredential): Promise<unknown> => s.put(r, { kind: 'any' });
 
 /** Every file under dir, recursively, as one buffer per file. */
 function allFiles(dir: string): Buffer[] {
@@ -78,12 +95,12 @@ describe('envelopes', () => {
 });
 
 describe('the key file', () => {
-  test('created 0600 with one key when missing; read back the same', () => {
+  test('created 0600 with one key when missing; read back the same', async () => {
     const f = join(base, 'sub', 'store.key');
-    const first = loadOrCreateKeyFile(f);
+    const first = await loadOrCreateKeyFile(f);
     expect(first.created).toBe(true);
     expect(fs.statSync(f).mode & 0o777).toBe(0o600);
-    const again = loadOrCreateKeyFile(f);
+    const again = await loadOrCreateKeyFile(f);
     expect(again.created).toBe(false);
     expect(again.ring.current.key.equals(first.ring.current.key)).toBe(true);
     expect(fs.readdirSync(join(base, 'sub'))).toEqual(['store.key']);
@@ -92,7 +109,9 @@ describe('the key file', () => {
   test('group/other access or another owner: refused naming path and mode', () => {
     const f = keyFile(new KeyRing(newKey(1)));
     fs.chmodSync(f, 0o640);
-    expect(() => loadKeyFile(f)).toThrow(expect.objectContaining({ code: 'E_UNSAFE_PATH', message: expect.stringContaining(`store key file ${f} has mode 0640`) }));
+    expect(() => loadKeyFile(f)).toThrow(
+      expect.objectContaining({ code: 'E_UNSAFE_PATH', message: `refusing an unsafe path: store key file ${f} has mode 0640: group or others may access it; chmod 0600 it (and consider the key exposed: rotate it)` }),
+    );
     fs.chmodSync(f, 0o604);
     expect(() => loadKeyFile(f)).toThrow(/has mode 0604/);
     fs.chmodSync(f, 0o600);
@@ -120,90 +139,94 @@ describe('the key file', () => {
 describe('records on disk', () => {
   test('state dir holds no principal name or ticket bytes in clear', async () => {
     const ring = new KeyRing(newKey(1));
-    const p = openStateDir(join(base, 'state'), ring);
-    for (const u of [1001, 1002, 1003]) await writeRecord(p, rec(u));
+    const p = await state(ring);
+    for (const u of [1001, 1002, 1003]) await put(p, rec(u));
     expectNothingInClear(p.root, [1001, 1002, 1003]);
-    expect(loadAll(p, () => undefined, log)).toEqual([rec(1001), rec(1002), rec(1003)]);
+    expect(loaded(await state(ring))).toEqual([rec(1001), rec(1002), rec(1003)]);
   });
 
   test('a record copied over another uid\'s file is quarantined, not loaded as that uid', async () => {
-    const p = openStateDir(join(base, 'state'), new KeyRing(newKey(1)));
-    await writeRecord(p, rec(1001));
-    fs.copyFileSync(recordPath(p, 1001), recordPath(p, 1002));
-    expect(loadAll(p, () => undefined, log)).toEqual([rec(1001)]);
+    const ring = new KeyRing(newKey(1));
+    const p = await state(ring);
+    await put(p, rec(1001));
+    fs.copyFileSync(p.recordPath(1001), p.recordPath(1002));
+    expect(loaded(await state(ring))).toEqual([rec(1001)]);
     expect(lines.join('\n')).toMatch(/1002\.json moved to .*fails authentication/);
   });
 
-  test('migration: a plaintext record from before is read once and rewritten encrypted', () => {
+  test('migration: a plaintext record from before is read once and rewritten encrypted', async () => {
     const ring = new KeyRing(newKey(3));
-    const p = openStateDir(join(base, 'state'), ring);
-    fs.writeFileSync(recordPath(p, 1001), serializeRecord(rec(1001)), { mode: 0o600 });
-    expect(loadAll(p, () => undefined, log)).toEqual([rec(1001)]);
-    expect(lines.join('\n')).toContain(`record ${recordPath(p, 1001)} was plaintext (written before encryption at rest); rewritten encrypted with key 3`);
-    expect(recordKeyId(p, 1001)).toBe(3);
-    expectNothingInClear(p.root, [1001]);
+    const p = await state(ring);
+    fs.writeFileSync(p.recordPath(1001), serializeRecord(rec(1001)), { mode: 0o600 });
+    const q = await state(ring);
+    expect(loaded(q)).toEqual([rec(1001)]);
+    expect(lines.join('\n')).toContain(`record ${q.recordPath(1001)} was plaintext (written before encryption at rest); rewritten encrypted with key 3`);
+    expect(await q.sealedWith(1001)).toBe(3);
+    expectNothingInClear(q.root, [1001]);
     lines.length = 0;
-    expect(loadAll(p, () => undefined, log)).toEqual([rec(1001)]);
+    expect(loaded(await state(ring))).toEqual([rec(1001)]);
     expect(lines).toEqual([]);
   });
 });
 
 describe('key rotation', () => {
   test('every record re-encrypted with a new key, old key gone, nothing lost', async () => {
-    const ring = new KeyRing(newKey(1));
-    const kf = keyFile(ring);
-    const p = openStateDir(join(base, 'state'), loadKeyFile(kf));
-    for (let u = 1001; u <= 1050; u++) await writeRecord(p, rec(u));
-    const r = await rotateKey(p, kf, log);
+    const kf = keyFile(new KeyRing(newKey(1)));
+    const ring = loadKeyFile(kf);
+    const p = await state(ring);
+    for (let u = 1001; u <= 1050; u++) await put(p, rec(u));
+    const r = await rotateKey(p, ring, kf, log);
     expect(r).toEqual({ id: 2, rewritten: 50, total: 50, dropped: [1] });
     const fresh = loadKeyFile(kf);
     expect(fresh.all().map((k) => k.id)).toEqual([2]);
-    const reread = openStateDir(join(base, 'state'), fresh);
-    expect(loadAll(reread, () => undefined, log)).toHaveLength(50);
+    expect(loaded(await state(fresh))).toHaveLength(50);
     expect(fs.statSync(kf).mode & 0o777).toBe(0o600);
-    expectNothingInClear(p.root, [1001, 1050]);
+    expectNothingInClear(join(base, 'state'), [1001, 1050]);
   });
 
   test('interrupted after the new key was added and half the records rewritten: a restart reads all; rotating again finishes', async () => {
     const kf = keyFile(new KeyRing(newKey(1)));
-    const p = openStateDir(join(base, 'state'), loadKeyFile(kf));
-    for (let u = 1001; u <= 1010; u++) await writeRecord(p, rec(u));
-    // Crash simulated: a rotation that dies when it reaches the sixth record.
-    const ids: number[] = [];
+    const ring = loadKeyFile(kf);
+    const p = await state(ring);
+    for (let u = 1001; u <= 1010; u++) await put(p, rec(u));
+    // Crash simulated: a rotation that dies when it reaches the sixth record (the key file's own write goes through).
     const real = fs.renameSync;
     let n = 0;
     const spy = jest.spyOn(fs.promises, 'rename').mockImplementation(async (a, b) => {
-      if (++n > 5) throw Object.assign(new Error('simulated crash'), { code: 'EIO' });
+      if (String(b).includes('/creds/') && ++n > 5) throw Object.assign(new Error('simulated crash'), { code: 'EIO' });
       real(a, b);
     });
-    await expect(rotateKey(p, kf, log)).rejects.toMatchObject({ code: 'E_IO' });
+    await expect(rotateKey(p, ring, kf, log)).rejects.toMatchObject({ code: 'E_IO' });
     spy.mockRestore();
-    for (let u = 1001; u <= 1010; u++) ids.push(recordKeyId(p, u)!);
+    const ids: number[] = [];
+    for (let u = 1001; u <= 1010; u++) ids.push((await p.sealedWith(u))!);
     expect(ids.filter((i) => i === 2)).toHaveLength(5);
     expect(ids.filter((i) => i === 1)).toHaveLength(5);
     // "Restart": the key file still holds both keys, so every record loads.
-    const restarted = openStateDir(join(base, 'state'), loadKeyFile(kf));
     expect(loadKeyFile(kf).all().map((k) => k.id)).toEqual([2, 1]);
-    expect(loadAll(restarted, () => undefined, log)).toHaveLength(10);
-    const r = await rotateKey(restarted, kf, log);
+    const ring2 = loadKeyFile(kf);
+    const restarted = await state(ring2);
+    expect(loaded(restarted)).toHaveLength(10);
+    const r = await rotateKey(restarted, ring2, kf, log);
     expect(r).toMatchObject({ id: 3, rewritten: 10, total: 10, dropped: [2, 1] });
-    expect(loadAll(openStateDir(join(base, 'state'), loadKeyFile(kf)), () => undefined, log)).toHaveLength(10);
+    expect(loaded(await state(loadKeyFile(kf)))).toHaveLength(10);
   });
 
   test('writes racing with a rotation: every record, old or new, is readable with the final key alone', async () => {
     const kf = keyFile(new KeyRing(newKey(1)));
-    const p = openStateDir(join(base, 'state'), loadKeyFile(kf));
-    for (let u = 1001; u <= 1100; u++) await writeRecord(p, rec(u));
-    const writes: Promise<void>[] = [];
-    for (let u = 1001; u <= 1200; u++) writes.push(writeRecord(p, rec(u, 2_000_000_100)));
-    const rot = rotateKey(p, kf, log);
-    for (let u = 1201; u <= 1250; u++) writes.push(writeRecord(p, rec(u, 2_000_000_200)));
+    const ring = loadKeyFile(kf);
+    const p = await state(ring);
+    for (let u = 1001; u <= 1100; u++) await put(p, rec(u));
+    const writes: Promise<unknown>[] = [];
+    for (let u = 1001; u <= 1200; u++) writes.push(put(p, rec(u, 2_000_000_100)));
+    const rot = rotateKey(p, ring, kf, log);
+    for (let u = 1201; u <= 1250; u++) writes.push(put(p, rec(u, 2_000_000_200)));
     await Promise.all([rot, ...writes]);
     const only = loadKeyFile(kf);
     expect(only.all()).toHaveLength(1);
-    const loaded = loadAll(openStateDir(join(base, 'state'), only), () => undefined, log);
-    expect(loaded).toHaveLength(250);
+    const all = loaded(await state(only));
+    expect(all).toHaveLength(250);
     expect(lines.join('\n')).not.toMatch(/corrupt record/);
-    expect(loaded.find((r) => r.uid === 1050)?.endtime).toBe(2_000_000_100);
+    expect(all.find((r) => r.uid === 1050)?.endtime).toBe(2_000_000_100);
   });
 });

@@ -11,7 +11,7 @@ import { markerLine, markerPath, writeMarker } from '../../helper/src/client/mar
 import { Config, defaultConfig } from '../../helper/src/config/config';
 import { Krb5BridgeError } from '../../helper/src/errors';
 import { mungeDecode, mungeEncode } from '../../helper/src/munge';
-import { FrameDecoder, encodeFrame } from '../../helper/src/store/protocol';
+import { FrameDecoder, encodeFrame } from '../../helper/src/wire/frame';
 import { Cluster, clusterDown, clusterUp } from './store.harness';
 import { failure } from '../lib/failure';
 

@@ -59,7 +59,7 @@ describe('loadConfig', () => {
   });
 
   test('a flag value is checked like a file value', () => {
-    expect(codeOf(() => loadConfig(join(dir, 'none-default'), {}))).toMatch(/^E_CONFIG: .*cannot read config file .*none-default: ENOENT$/);
+    expect(codeOf(() => loadConfig(join(dir, "none-default"), {}))).toMatch(/^E_CONFIG: .*cannot open the config file .*none-default: it does not exist$/);
     const file = join(dir, 'b.conf');
     writeFileSync(file, '');
     expect(codeOf(() => loadConfig(file, { timeout: 'soon' }))).toBe(

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { ping } from '../../helper/src/client/client';
 import { defaultConfig } from '../../helper/src/config/config';
 import { mungeEncode } from '../../helper/src/munge';
-import { FrameDecoder, MAX_FRAME } from '../../helper/src/store/protocol';
+import { FrameDecoder, MAX_FRAME } from '../../helper/src/wire/frame';
 import { Cluster, HELPER, clusterDown, clusterUp } from './store.harness';
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20240611);

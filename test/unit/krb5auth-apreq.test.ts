@@ -1,5 +1,5 @@
 /**
- * The AP exchange and KRB-PRIV layer (helper/src/krb5/apreq.ts) against a real MIT KDC: mutual
+ * The AP exchange and KRB-PRIV layer (helper/src/krb5.ts) against a real MIT KDC: mutual
  * authentication, a wrong service key failing closed, replayed AP-REQs and messages, tampered
  * ciphertext, host keytab identities. Nothing is mocked: libkrb5 makes and checks every byte.
  */
@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import { haveKdc, setNativeEnv, startKdc, TestKdc } from './krb5kdc';
-import type * as A from '../../helper/src/krb5/apreq';
+import type * as A from '../../helper/src/krb5';
 import { Krb5BridgeError } from '../../helper/src/errors';
 
 const describeKdc = haveKdc() ? describe : describe.skip;
@@ -35,7 +35,7 @@ describeKdc('krb5 AP exchange with a real KDC', () => {
   beforeAll(async () => {
     kdc = await startKdc();
     setNativeEnv('KRB5_CONFIG', kdc.krb5Config);
-    a = await import('../../helper/src/krb5/apreq');
+    a = await import('../../helper/src/krb5');
     svc = `krb5bridge/localhost@${kdc.realm}`;
     goodKt = join(kdc.dir, 'store.keytab');
     wrongKt = join(kdc.dir, 'wrong.keytab');
@@ -134,7 +134,7 @@ describeKdc('krb5 AP exchange with a real KDC', () => {
     try {
       const r = refusal(() => a.Keytab.open(goodKt, svc, 'store'));
       expect(r.code).toBe('E_CONFIG');
-      expect(r.message).toContain('mode 0644; run chmod 600');
+      expect(r.message).toContain(`store keytab ${goodKt} has mode 0644: group or others may access it; run chmod 600 ${goodKt}`);
     } finally {
       chmodSync(goodKt, 0o600);
     }

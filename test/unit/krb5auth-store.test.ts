@@ -10,13 +10,13 @@ import { execFileSync } from 'node:child_process';
 import { chmodSync } from 'node:fs';
 import * as net from 'node:net';
 import { join } from 'node:path';
-import { Store, build } from '../../helper/src/store/server';
-import { FrameDecoder, encodeFrame } from '../../helper/src/store/protocol';
+import { Store, build } from '../../helper/src/server/store';
+import { FrameDecoder, encodeFrame } from '../../helper/src/wire/frame';
 import { StoreSession, fetchCreds, pushCreds } from '../../helper/src/client/client';
 import { Config, defaultConfig } from '../../helper/src/config/config';
 import { readTgts } from '../../helper/src/krb5';
-import { ApClient } from '../../helper/src/krb5/apreq';
-import { KRB5_MAGIC } from '../../helper/src/store/auth';
+import { ApClient } from '../../helper/src/krb5';
+import { KRB5_MAGIC } from '../../helper/src/wire/auth';
 import { Krb5BridgeError } from '../../helper/src/errors';
 import { Cluster, ccacheOf, clusterDown, clusterUp, userWithTicket } from './store.harness';
 
@@ -33,7 +33,7 @@ const BOB = 'tckrbb';
 const stores: Store[] = [];
 
 async function startStore(name: string, keytab: string | undefined, logTo: string[] = log): Promise<{ store: Store; address: string }> {
-  const s = build({
+  const s = await build({
     listen: '127.0.0.1:0',
     stateDir: join(c.dir, name),
     keyFile: join(c.dir, `${name}.key`),
@@ -182,7 +182,7 @@ test('a host principal is a node identity only: it cannot push, list or remove',
   const r2 = await refusal(node2.request({ op: 'remove', uid: aliceUid }));
   node2.close();
   expect(r2.code).toBe('E_PERMISSION');
-  expect(store.state.get(aliceUid)).toBeDefined();
+  expect(store.records.get(aliceUid)).toBeDefined();
 });
 
 test('a store presenting the wrong key: the client fails closed and never sends the credential', async () => {
@@ -206,7 +206,7 @@ test('a store presenting the wrong key: the client fails closed and never sends 
     // The rogue received one frame, the AP-REQ, and nothing after it; it stored nothing.
     expect(proxy.frames).toHaveLength(1);
     expect(proxy.frames[0]!.subarray(0, 4).equals(KRB5_MAGIC)).toBe(true);
-    expect(rogue.store.state.size).toBe(0);
+    expect(rogue.store.records.list()).toHaveLength(0);
     expect(rogueLog.some((l) => l.includes('mech=krb5') && l.includes('result=E_AUTH'))).toBe(true);
   } finally {
     proxy.close();

@@ -1,4 +1,5 @@
-import { FrameDecoder, MAX_FRAME, encodeFrame, parseRequest, parseResponse } from '../../helper/src/store/protocol';
+import { FrameDecoder, MAX_FRAME, encodeFrame } from '../../helper/src/wire/frame';
+import { parseRequest, parseResponse } from '../../helper/src/wire/messages';
 import { Krb5BridgeError } from '../../helper/src/errors';
 
 const NONCE = '0123456789abcdef';

@@ -5,29 +5,25 @@
  */
 import { Krb5BridgeError } from '../../helper/src/errors';
 import type { RenewedTgt } from '../../helper/src/krb5';
-import { Renewer } from '../../helper/src/store/renewer';
-import type { AuditEvent } from '../../helper/src/store/audit';
-import type { StatePaths } from '../../helper/src/store/persist';
-import { CredRecord, CredState } from '../../helper/src/store/state';
+import { Renewer } from '../../helper/src/renewer/renewer';
+import type { AuditEvent } from '../../helper/src/audit/audit';
+import type { StoredCredential } from '../../helper/src/records/types';
+import { memoryRecords } from '../lib/records';
 
 const T = 2_000_000_000;
-const paths = { root: '/nonexistent' } as unknown as StatePaths;
 
-function rec(uid: number, over: Partial<CredRecord> = {}): CredRecord {
+function rec(uid: number, over: Partial<StoredCredential> = {}): StoredCredential {
   return { uid, principal: `u${uid}@R`, endtime: T + 3600, renew_till: T + 86400, authtime: T - 60, stored_at: T, creds: Buffer.from(`cred${uid}`).toString('base64'), ...over };
 }
 
 function setup(opts: { renew?: (b: Buffer) => Promise<RenewedTgt>; margin?: number } = {}) {
   let now = T;
-  const state = new CredState();
+  const m = memoryRecords();
   const lines: string[] = [];
-  const written: CredRecord[] = [];
-  const removed: number[] = [];
   const asked: string[] = [];
   const audited: AuditEvent[] = [];
   const renewer = new Renewer({
-    state,
-    paths,
+    records: m.records,
     log: (l) => lines.push(l),
     audit: { record: (e) => audited.push(e), close: () => undefined },
     marginSeconds: opts.margin ?? 600,
@@ -39,20 +35,14 @@ function setup(opts: { renew?: (b: Buffer) => Promise<RenewedTgt>; margin?: numb
         asked.push(b.toString());
         return { krbcred: Buffer.from(`renewed-${b.toString()}`), ticket: { client: 'x', server: 'krbtgt/R@R', authtime: T - 60, starttime: now, endtime: now + 3600, renew_till: T + 86400, flags: 'FRI' } };
       }),
-    write: async (_p, r) => {
-      written.push(r);
-    },
-    remove: async (_p, uid) => {
-      removed.push(uid);
-    },
   });
-  return { state, lines, written, removed, asked, audited, renewer, at: (t: number) => (now = t) };
+  return { ...m, lines, asked, audited, renewer, at: (t: number) => (now = t) };
 }
 
 test('renews a margin (plus up to a quarter of it, jittered) before expiry; one KDC request per user', async () => {
   const s = setup();
-  s.state.set(rec(1001));
-  s.state.set(rec(1002));
+  await s.seed(rec(1001));
+  await s.seed(rec(1002));
   s.at(T + 3600 - 600 - 150); // margin 600 + jitter 149 (random 0.999): due at T+2851
   await s.renewer.cycle();
   expect(s.asked).toEqual([]);
@@ -63,7 +53,7 @@ test('renews a margin (plus up to a quarter of it, jittered) before expiry; one 
     [1001, T + 2851 + 3600, T + 2851],
     [1002, T + 2851 + 3600, T + 2851],
   ]);
-  expect(s.state.get(1001)!.creds).toBe(Buffer.from('renewed-cred1001').toString('base64'));
+  expect(s.cred(1001)!.creds).toBe(Buffer.from('renewed-cred1001').toString('base64'));
   expect(s.lines[0]).toMatch(/^op=renew uid=1001 principal=u1001@R result=ok endtime=\S+Z renew_till=\S+Z$/);
   // The next cycle at the same time asks nothing: the new records are due an hour later.
   await s.renewer.cycle();
@@ -78,7 +68,7 @@ test('renews a margin (plus up to a quarter of it, jittered) before expiry; one 
 
 test('a short ticket is renewed half way through what it had left when stored', async () => {
   const s = setup();
-  s.state.set(rec(1001, { endtime: T + 60, stored_at: T })); // margin min(600, 30) = 30, jitter 7
+  await s.seed(rec(1001, { endtime: T + 60, stored_at: T })); // margin min(600, 30) = 30, jitter 7
   s.at(T + 22);
   await s.renewer.cycle();
   expect(s.asked).toEqual([]);
@@ -89,7 +79,7 @@ test('a short ticket is renewed half way through what it had left when stored', 
 
 test('renew-until reached: kept while valid (one log line), then dropped (one log line); no KDC request', async () => {
   const s = setup();
-  s.state.set(rec(1001, { endtime: T + 60, renew_till: T + 60 }));
+  await s.seed(rec(1001, { endtime: T + 60, renew_till: T + 60 }));
   s.at(T + 40);
   await s.renewer.cycle();
   await s.renewer.cycle();
@@ -97,11 +87,11 @@ test('renew-until reached: kept while valid (one log line), then dropped (one lo
   expect(s.lines).toEqual([
     'op=renew uid=1001 principal=u1001@R result=E_NOT_RENEWABLE its renew-until time 2033-05-18T03:34:20Z is reached; kept until it expires at 2033-05-18T03:34:20Z, then dropped',
   ]);
-  expect(s.state.get(1001)).toBeDefined();
+  expect(s.cred(1001)).toBeDefined();
   s.at(T + 60);
   await s.renewer.cycle();
   expect(s.removed).toEqual([1001]);
-  expect(s.state.get(1001)).toBeUndefined();
+  expect(s.cred(1001)).toBeUndefined();
   expect(s.lines[1]).toBe('op=drop uid=1001 principal=u1001@R result=ok expired at 2033-05-18T03:34:20Z; the user must kinit and submit again');
   expect(s.audited).toEqual([
     { op: 'refresh', result: 'refused', code: 'E_NOT_RENEWABLE', target_uid: 1001, principal: 'u1001@R', mech: 'renewer' },
@@ -111,7 +101,7 @@ test('renew-until reached: kept while valid (one log line), then dropped (one lo
 
 test('the KDC refusing (E_NOT_RENEWABLE) stops renewal of that ticket; it is dropped at expiry', async () => {
   const s = setup({ renew: async () => Promise.reject(new Krb5BridgeError('E_NOT_RENEWABLE', 'the KDC refused to renew the TGT of u1001@R: the ticket is not renewable')) });
-  s.state.set(rec(1001, { endtime: T + 60 }));
+  await s.seed(rec(1001, { endtime: T + 60 }));
   s.at(T + 50);
   await s.renewer.cycle();
   await s.renewer.cycle();
@@ -130,7 +120,7 @@ test('an unreachable KDC: retries with back-off (5 s doubling), never a busy loo
       throw new Krb5BridgeError('E_KRB5', 'krb5_get_renewed_creds for u1001@R: Cannot contact any KDC for realm');
     },
   });
-  s.state.set(rec(1001, { endtime: T + 100, stored_at: T }));
+  await s.seed(rec(1001, { endtime: T + 100, stored_at: T }));
   const due = T + 100 - 50 - 12;
   for (let t = due; t < due + 40; t++) {
     s.at(t);
@@ -144,15 +134,15 @@ test('an unreachable KDC: retries with back-off (5 s doubling), never a busy loo
 test('a push that lands while the KDC answers wins: the renewal is discarded', async () => {
   const s = setup({
     renew: async () => {
-      s.state.set(rec(1001, { endtime: T + 9999, stored_at: T + 1 })); // the user pushed meanwhile
+      await s.records.put(rec(1001, { endtime: T + 9999, stored_at: T + 1 }), { kind: 'fresher' }); // the user pushed meanwhile
       return { krbcred: Buffer.from('r'), ticket: { client: 'x', server: 'krbtgt/R@R', authtime: T, starttime: T, endtime: T + 3700, renew_till: T + 86400, flags: 'FRI' } };
     },
   });
-  s.state.set(rec(1001, { endtime: T + 60 }));
+  await s.seed(rec(1001, { endtime: T + 60 }));
   s.at(T + 50);
   await s.renewer.cycle();
-  expect(s.written).toEqual([]);
-  expect(s.state.get(1001)!.endtime).toBe(T + 9999);
+  expect(s.written.map((r) => r.endtime)).toEqual([T + 9999]); // the push, not the renewal
+  expect(s.cred(1001)!.endtime).toBe(T + 9999);
   expect(s.lines).toEqual(['op=renew uid=1001 principal=u1001@R result=ok discarded: a push replaced the credential meanwhile']);
 });
 
@@ -160,7 +150,7 @@ test('start/stop: stop resolves and no cycle runs after it', async () => {
   const s = setup();
   s.renewer.start();
   await s.renewer.stop();
-  s.state.set(rec(1001, { endtime: T }));
+  await s.seed(rec(1001, { endtime: T }));
   await new Promise((r) => setTimeout(r, 20));
   expect(s.removed).toEqual([]);
 });

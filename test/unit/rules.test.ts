@@ -1,4 +1,5 @@
-import * as rules from '../../helper/src/store/rules';
+import * as rules from '../../helper/src/policy/rules';
+import { isFresher } from '../../helper/src/records/types';
 import { Krb5BridgeError } from '../../helper/src/errors';
 
 function refusal(fn: () => void): { code: string; message: string } | undefined {
@@ -36,11 +37,11 @@ describe('push rules', () => {
 
   test('fresher: later endtime or newer authtime replaces; anything else is kept', () => {
     const stored = { authtime: 100, endtime: 1000 };
-    expect(rules.isFresher({ authtime: 100, endtime: 1001 }, stored)).toBe(true);
-    expect(rules.isFresher({ authtime: 101, endtime: 900 }, stored)).toBe(true);
-    expect(rules.isFresher({ authtime: 100, endtime: 1000 }, stored)).toBe(false);
-    expect(rules.isFresher({ authtime: 99, endtime: 999 }, stored)).toBe(false);
-    expect(rules.isFresher({ authtime: 1, endtime: 2 }, undefined)).toBe(true);
+    expect(isFresher({ authtime: 100, endtime: 1001 }, stored)).toBe(true);
+    expect(isFresher({ authtime: 101, endtime: 900 }, stored)).toBe(true);
+    expect(isFresher({ authtime: 100, endtime: 1000 }, stored)).toBe(false);
+    expect(isFresher({ authtime: 99, endtime: 999 }, stored)).toBe(false);
+    expect(isFresher({ authtime: 1, endtime: 2 }, undefined)).toBe(true);
   });
 });
 

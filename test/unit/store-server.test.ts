@@ -5,8 +5,8 @@
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import { join } from 'node:path';
-import { Store, build } from '../../helper/src/store/server';
-import { FrameDecoder, MAX_FRAME, encodeFrame } from '../../helper/src/store/protocol';
+import { Store, build } from '../../helper/src/server/store';
+import { FrameDecoder, MAX_FRAME, encodeFrame } from '../../helper/src/wire/frame';
 import { mungeDecode, mungeEncode } from '../../helper/src/munge';
 import { fetchCreds, ping } from '../../helper/src/client/client';
 import { defaultConfig, Config } from '../../helper/src/config/config';
@@ -27,9 +27,10 @@ beforeAll(async () => {
   c = clusterUp();
   aliceUid = userWithTicket(c, ALICE);
   userWithTicket(c, BOB);
-  store = build({
+  store = await build({
     listen: '127.0.0.1:0',
     stateDir: join(c.dir, 'store-under-test'),
+    keyFile: join(c.dir, 'store-under-test.key'),
     minUid: 1000,
     mungeSocket: c.mungeSocket,
     frameTimeoutMs: 500,
@@ -98,7 +99,7 @@ test('a user pushes their own TGT; root fetches exactly it', async () => {
   expect(parsed.principal).toBe(`${ALICE}@${c.realm}`);
   expect(parsed.tickets[0]!.server).toBe(`krbtgt/${c.realm}@${c.realm}`);
   // Durable on disk, 0600, and logged without ticket bytes.
-  const file = join(store.paths.creds, `${aliceUid}.json`);
+  const file = join(join(c.dir, 'store-under-test', 'creds'), `${aliceUid}.json`);
   expect(fs.statSync(file).mode & 0o777).toBe(0o600);
   const b64 = got.krbcred.toString('base64');
   expect(log.join('\n')).not.toContain(b64.slice(0, 40));
@@ -207,7 +208,7 @@ test('several requests on one connection are answered in order', async () => {
 test('remove: a user removes their own credential', async () => {
   const r = await helperAs(c, ALICE, cli(['remove']));
   expect(r.stdout).toBe(`removed the credential of uid ${aliceUid} (${ALICE}@${c.realm})\n`);
-  expect(fs.existsSync(join(store.paths.creds, `${aliceUid}.json`))).toBe(false);
+  expect(fs.existsSync(join(join(c.dir, 'store-under-test', 'creds'), `${aliceUid}.json`))).toBe(false);
   const again = await helperAs(c, ALICE, cli(['remove']));
   expect(again.status).toBe(33);
 });
@@ -222,9 +223,10 @@ async function waitFor(cond: () => boolean, ms = 3000): Promise<void> {
 
 test('limits: past max connections new ones are closed with a log line; the buffer budget cuts off hoarders', async () => {
   const lines: string[] = [];
-  const small = build({
+  const small = await build({
     listen: '127.0.0.1:0',
     stateDir: join(c.dir, 'store-small'),
+    keyFile: join(c.dir, 'store-small.key'),
     minUid: 1000,
     mungeSocket: c.mungeSocket,
     maxConnections: 3,
@@ -261,7 +263,7 @@ test('close(): a request in flight is still answered; idle connections are close
   let handled: () => void = () => undefined;
   const inFlight = new Promise<void>((r) => (handled = r));
   // The handler's log line comes before the answer is munge-encoded and sent: close() then is mid-request.
-  const s2 = build({ listen: '127.0.0.1:0', stateDir: join(c.dir, 'store-close'), minUid: 1000, mungeSocket: c.mungeSocket, log: (l) => (l.startsWith('op=ping') ? handled() : undefined) });
+  const s2 = await build({ listen: '127.0.0.1:0', stateDir: join(c.dir, 'store-close'), keyFile: join(c.dir, 'store-close.key'), minUid: 1000, mungeSocket: c.mungeSocket, log: (l) => (l.startsWith('op=ping') ? handled() : undefined) });
   const port = (await s2.listen()).port;
   const open = (): Promise<{ socket: net.Socket; frames: Buffer[]; closed: Promise<void> }> =>
     new Promise((resolve) => {

@@ -6,10 +6,10 @@
 import { isIP } from 'node:net';
 import type { Argv, CommandModule } from 'yargs';
 import { ERRORS, Krb5BridgeError } from '../errors';
-import { Decision, Policy, Role, Subject, decide, defaultPolicy } from '../store/acl';
-import { GroupResolver } from '../store/groups';
-import { hostResolver } from '../store/hostresolve';
-import { loadPolicyFile } from '../store/policyfile';
+import { Decision, Policy, Role, Subject, decide, defaultPolicy } from '../policy/acl';
+import { hostResolver } from '../policy/hostresolve';
+import { loadPolicyFile } from '../policy/policyfile';
+import { GroupResolver } from '../sys/accounts';
 import { out, outJson } from '../client/print';
 import { GlobalArgs } from './common';
 

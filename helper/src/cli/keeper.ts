@@ -6,7 +6,10 @@ import { DEFAULT_NODE_STATE_DIR } from '../config/config';
 import { renewKrbCred } from '../krb5';
 import { checkRefreshCommand } from '../keeper/command';
 import { build } from '../keeper/server';
-import { runningJobs } from '../keeper/slurm';
+import { slurmRunner } from '../slurm/commands';
+import { runningJobs } from '../slurm/squeue';
+import { runUntilSignalled } from '../util/daemon';
+import { hardeningState } from '../util/harden';
 import { logLine } from '../util/log';
 import { GlobalArgs, configFrom } from './common';
 
@@ -45,6 +48,8 @@ export const keeperCommand: CommandModule<GlobalArgs, Args> = {
     if (config.refresh_command) checkRefreshCommand(config.refresh_command);
     const node = config.node_name ?? hostname().split('.')[0]!;
     const stateDir = config.state_dir ?? DEFAULT_NODE_STATE_DIR;
+    // squeue by absolute path with a fixed environment (slurm_conf, else this process's SLURM_CONF).
+    const squeue = slurmRunner({ slurmConf: config.slurm_conf, timeoutMs: config.timeout * 1000 });
     const daemon = build({
       socket: config.keeper_socket,
       stateDir,
@@ -54,7 +59,7 @@ export const keeperCommand: CommandModule<GlobalArgs, Args> = {
       // The job id lets a job-bound store check that this job of uid runs on this node.
       fetch: async (uid, job) => ({ krbcred: (await fetchCreds(config, uid, job)).krbcred }),
       renew: renewKrbCred,
-      runningJobs: () => runningJobs(node, config.timeout * 1000),
+      runningJobs: () => runningJobs(squeue, node),
       refreshCommand: config.refresh_command,
       commandTimeoutMs: config.timeout * 1000,
       tickMs: Math.max(1, args.tick) * 1000,
@@ -63,18 +68,7 @@ export const keeperCommand: CommandModule<GlobalArgs, Args> = {
       log: logLine,
     });
     await daemon.listen();
-    logLine(`keeper listening on ${config.keeper_socket} (node ${node}, state ${stateDir}, ccaches ${config.ccache_dir}, store ${config.store})`);
-    await new Promise<void>((resolve) => {
-      const stop = (signal: string): void => {
-        logLine(`${signal}: stopping; job ccaches stay, a restarted keeper takes them over`);
-        void daemon.close().then(() => {
-          logLine('stopped');
-          resolve();
-        });
-      };
-      process.once('SIGTERM', () => stop('SIGTERM'));
-      process.once('SIGINT', () => stop('SIGINT'));
-    });
-    process.exit(0);
+    logLine(`keeper listening on ${config.keeper_socket} (node ${node}, state ${stateDir}, ccaches ${config.ccache_dir}, store ${config.store}; ${hardeningState()})`);
+    await runUntilSignalled({ name: 'keeper', log: logLine, stopping: 'stopping; job ccaches stay, a restarted keeper takes them over', stop: () => daemon.close() });
   },
 };

@@ -6,10 +6,11 @@
 import type { CommandModule } from 'yargs';
 import { rotateStoreKey } from '../client/client';
 import { DEFAULT_STORE_STATE_DIR } from '../config/config';
-import { loadKeyFile } from '../store/atrest';
-import { openStateDir } from '../store/persist';
-import { rotateKey } from '../store/rotate';
-import { lockStateDir, unlockStateDir } from '../store/statelock';
+import { RecordCodec } from '../records/codec';
+import { DirRecordStore } from '../records/dir';
+import { loadKeyFile } from '../records/keyfile';
+import { rotateKey } from '../records/rotate';
+import { logLine } from '../util/log';
 import { out, outJson } from '../client/print';
 import { GlobalArgs, configFrom } from './common';
 
@@ -31,14 +32,18 @@ export const rotateKeyCommand: CommandModule<GlobalArgs, Args> = {
     const config = configFrom(args, { state_dir: args['state-dir'], key_file: args['key-file'] });
     let r: { keyId: number; rewritten: number; total: number };
     if (args.offline) {
-      const ring = loadKeyFile(config.key_file);
-      const paths = openStateDir(config.state_dir ?? DEFAULT_STORE_STATE_DIR, ring);
-      const lock = lockStateDir(paths.root, 'stop the store, or rotate online (without --offline)');
+      const codec = new RecordCodec(loadKeyFile(config.key_file));
+      const records = await DirRecordStore.open({
+        root: config.state_dir ?? DEFAULT_STORE_STATE_DIR,
+        codec,
+        log: logLine,
+        lockHint: 'stop the store, or rotate online (without --offline)',
+      });
       try {
-        const res = await rotateKey(paths, config.key_file);
+        const res = await rotateKey(records, codec.keys, config.key_file);
         r = { keyId: res.id, rewritten: res.rewritten, total: res.total };
       } finally {
-        unlockStateDir(lock);
+        await records.close();
       }
     } else {
       r = await rotateStoreKey(config);

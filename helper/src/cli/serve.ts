@@ -1,13 +1,14 @@
 /** `krb5bridge serve` (root): the credential store daemon. */
 import type { CommandModule } from 'yargs';
 import { DEFAULT_STORE_STATE_DIR } from '../config/config';
-import { build } from '../store/server';
-import { hostServicePrincipal } from '../krb5/apreq';
-import { Renewer } from '../store/renewer';
-import { renewKrbCred } from '../krb5';
+import { openAuditLog } from '../audit/audit';
+import { hostServicePrincipal, renewKrbCred } from '../krb5';
+import { loadPolicyFile } from '../policy/policyfile';
+import { Renewer } from '../renewer/renewer';
+import { build } from '../server/store';
+import { runUntilSignalled } from '../util/daemon';
+import { hardeningState } from '../util/harden';
 import { logLine } from '../util/log';
-import { openAuditLog } from '../store/audit';
-import { loadPolicyFile } from '../store/policyfile';
 import { GlobalArgs, configFrom } from './common';
 
 interface Args extends GlobalArgs {
@@ -53,7 +54,7 @@ export const serveCommand: CommandModule<GlobalArgs, Args> = {
     // Read before anything listens: a bad policy or an unsafe audit file stops the start.
     const policy = config.acl ? await loadPolicyFile(config.acl) : undefined;
     const audit = config.audit_log ? openAuditLog(config.audit_log, logLine) : undefined;
-    const store = build({
+    const store = await build({
       listen: config.listen,
       stateDir: config.state_dir ?? DEFAULT_STORE_STATE_DIR,
       minUid: config.min_uid,
@@ -70,21 +71,16 @@ export const serveCommand: CommandModule<GlobalArgs, Args> = {
     const addr = await store.listen();
     const shown = addr.family === 'IPv6' ? `[${addr.address}]:${addr.port}` : `${addr.address}:${addr.port}`;
     // Renewal at the KDC (KRB5_CONFIG says where): one request per user per cycle (docs/keeper.md).
-    const renewer = new Renewer({ state: store.state, paths: store.paths, log: logLine, marginSeconds: config.renew_margin, renew: renewKrbCred, audit: store.audit });
+    const renewer = new Renewer({ records: store.records, log: logLine, marginSeconds: config.renew_margin, renew: renewKrbCred, audit: store.audit });
     renewer.start();
-    logLine(`listening on ${shown} (state ${store.paths.root}, min_uid ${config.min_uid}, munge socket ${config.munge_socket ?? 'libmunge default'}${config.keytab ? `, krb5 as ${config.store_principal ?? hostServicePrincipal('krb5bridge')} with keytab ${config.keytab}` : ''}; policy ${policy?.source ?? 'default'}, job-bound fetch ${config.job_bound}, key file ${config.key_file}, audit log ${config.audit_log ?? 'off'})`);
-    await new Promise<void>((resolve) => {
-      const stop = (signal: string): void => {
-        logLine(`${signal}: no new connections; finishing requests in flight`);
-        void Promise.all([renewer.stop(), store.close()]).then(() => {
-          logLine('stopped');
-          resolve();
-        });
-      };
-      process.once('SIGTERM', () => stop('SIGTERM'));
-      process.once('SIGINT', () => stop('SIGINT'));
+    logLine(`listening on ${shown} (${store.records.description}, min_uid ${config.min_uid}, munge socket ${config.munge_socket ?? 'libmunge default'}${config.keytab ? `, krb5 as ${config.store_principal ?? hostServicePrincipal('krb5bridge')} with keytab ${config.keytab}` : ''}; policy ${policy?.source ?? 'default'}, job-bound fetch ${config.job_bound}, key file ${config.key_file}, audit log ${config.audit_log ?? 'off'}; ${hardeningState()})`);
+    await runUntilSignalled({
+      name: 'store',
+      log: logLine,
+      stopping: 'no new connections; finishing requests in flight',
+      stop: async () => {
+        await Promise.all([renewer.stop(), store.close()]);
+      },
     });
-    // koffi's worker threads and NSS may keep handles; the store is done.
-    process.exit(0);
   },
 };

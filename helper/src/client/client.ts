@@ -8,8 +8,8 @@
 import { randomBytes } from 'node:crypto';
 import { ERRORS, ErrorCode, Krb5BridgeError, isKrb5BridgeError } from '../errors';
 import type { Config } from '../config/config';
-import { ClientAuth, ClientRole, clientAuthFor } from '../store/auth';
-import { OkResponse, RecordInfo, parseRecordInfo, parseResponse } from '../store/protocol';
+import { ClientAuth, ClientRole, clientAuthFor } from '../wire/auth';
+import { OkResponse, RecordInfo, parseRecordInfo, parseResponse } from '../wire/messages';
 import { trace } from '../util/log';
 import { StoreConnection } from './connection';
 

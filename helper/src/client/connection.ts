@@ -6,7 +6,7 @@
 import * as net from 'node:net';
 import { Krb5BridgeError } from '../errors';
 import { parseAddress } from '../config/config';
-import { FrameDecoder, encodeFrame } from '../store/protocol';
+import { FrameDecoder, encodeFrame } from '../wire/frame';
 
 export class StoreConnection {
   private readonly decoder = new FrameDecoder();

@@ -2,14 +2,14 @@
  * The push marker (docs/internals.md, "Push marker"): after a successful push, one line in
  * `marker_dir/krb5bridge_pushed_<uid>` lets the C plugin skip the next push without starting Node.
  * The plugin compares the line byte for byte with what libkrb5 reports, so the format is exact.
- * marker_dir is usually /tmp: the file is written as a fresh temporary file (O_EXCL|O_NOFOLLOW,
- * 0600) renamed into place, and a marker path that is a symlink or someone else's is left alone.
+ * marker_dir is usually /tmp: the file is written with the one atomic write (a fresh temporary
+ * file, O_EXCL|O_NOFOLLOW, 0600, renamed into place), and a marker path that is a symlink or someone else's is left alone.
  * A marker that cannot be written only costs a later push, so failures are traced, not fatal.
  */
-import { constants, promises as fsp } from 'node:fs';
-import { randomBytes } from 'node:crypto';
+import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import type { TicketInfo } from '../krb5';
+import { writeFileAtomic } from '../util/atomic';
 import { trace } from '../util/log';
 
 export function markerPath(markerDir: string, uid: number): string {
@@ -32,21 +32,13 @@ export async function writeMarker(markerDir: string, uid: number, line: string):
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT') return skip(`cannot inspect ${path}: ${(e as NodeJS.ErrnoException).code}`);
   }
-  const temp = join(markerDir, `.krb5bridge_pushed_${uid}.${randomBytes(6).toString('hex')}`);
-  let h: fsp.FileHandle | undefined;
   try {
-    h = await fsp.open(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
-    await h.chmod(0o600);
-    await h.writeFile(line, 'utf8');
-    await h.close();
-    h = undefined;
-    await fsp.rename(temp, path);
+    // Not durable: a marker lost in a crash only costs a later push.
+    await writeFileAtomic(path, line, { durable: false, what: 'push marker' });
     trace(`wrote push marker ${path}`);
     return true;
   } catch (e) {
-    if (h) await h.close().catch(() => undefined);
-    await fsp.rm(temp, { force: true }).catch(() => undefined);
-    return skip(`cannot write ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+    return skip((e as Error).message);
   }
 }
 

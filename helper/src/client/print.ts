@@ -1,5 +1,5 @@
 /** Output of the client verbs: lines on stdout that survive a closed pipe (`krb5bridge list | head`). */
-import type { RecordInfo } from '../store/protocol';
+import type { RecordInfo } from '../wire/messages';
 
 let guarded = false;
 

@@ -3,8 +3,9 @@
  * The file is `key = value` lines with `#` comments; an unknown key or bad value is E_CONFIG
  * naming the file and line, never silently ignored.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { Krb5BridgeError } from '../errors';
+import { readTrusted } from '../util/trustedpath';
 
 export interface Config {
   /** Store address for clients, HOST:PORT. */
@@ -200,16 +201,11 @@ export function loadConfig(file: string | undefined, overrides: Partial<Record<k
   // KRB5BRIDGE_CONFIG is for people at a shell; the plugin always passes --config and a clean env.
   const explicit = file ?? (process.env.KRB5BRIDGE_CONFIG || undefined);
   const path = explicit ?? DEFAULT_CONFIG_FILE;
-  let text: string | undefined;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (!(explicit === undefined && code === 'ENOENT')) {
-      throw new Krb5BridgeError('E_CONFIG', `cannot read config file ${path}: ${code ?? String(e)}`, { cause: e });
-    }
+  // Whoever can write the file decides where tickets go: it is read through the trusted-path check
+  // (root's or the caller's own, not writable by group or others, in directories nobody else can write).
+  if (explicit !== undefined || existsSync(path)) {
+    Object.assign(config, parseConfigText(readTrusted(path, { what: 'config file', forbid: 0o022, code: 'E_CONFIG' }), path));
   }
-  if (text !== undefined) Object.assign(config, parseConfigText(text, path));
   for (const [key, raw] of Object.entries(overrides)) {
     if (raw === undefined || !isConfigKey(key)) continue;
     (config as unknown as Record<string, unknown>)[key] = parseValue(key, String(raw), `--${key.replace(/_/g, '-')}`);

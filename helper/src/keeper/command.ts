@@ -5,17 +5,15 @@
  * must be root's and not writable by others: the keeper runs it for every user.
  */
 import { spawn } from 'node:child_process';
+import { closeSync } from 'node:fs';
 import { Krb5BridgeError } from '../errors';
-import { lstatOrUndefined } from '../util/fsafe';
+import { openTrusted } from '../util/trustedpath';
 
+/** The command must be a trusted path (root's, not writable by group or others, no symlink) and executable. */
 export function checkRefreshCommand(path: string): void {
-  const st = lstatOrUndefined(path);
-  if (!st) throw new Krb5BridgeError('E_CONFIG', `refresh_command ${path} does not exist`);
-  if (!st.isFile()) throw new Krb5BridgeError('E_CONFIG', `refresh_command ${path} is not a regular file (symbolic links are refused)`);
-  if (st.uid !== 0 || st.mode & 0o022) {
-    throw new Krb5BridgeError('E_CONFIG', `refresh_command ${path} must be owned by root and not writable by group or others (uid ${st.uid}, mode ${(st.mode & 0o7777).toString(8)})`);
-  }
-  if (!(st.mode & 0o111)) throw new Krb5BridgeError('E_CONFIG', `refresh_command ${path} is not executable`);
+  const { fd, stat } = openTrusted(path, { what: 'refresh_command', type: 'file', forbid: 0o022, code: 'E_CONFIG', owners: [] });
+  closeSync(fd);
+  if (!(stat.mode & 0o111)) throw new Krb5BridgeError('E_CONFIG', `refresh_command ${path} is not executable; chmod 0755 it`);
 }
 
 export interface CommandRun {

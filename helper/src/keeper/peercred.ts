@@ -1,15 +1,10 @@
 /**
- * The kernel's word on who is at the other end of a unix socket: getsockopt(SO_PEERCRED) through
- * koffi (Node's net has no API for it). The keeper believes this, never a uid a client states.
+ * The kernel's word on who is at the other end of a unix socket: getsockopt(SO_PEERCRED) (Node's
+ * net has no API for it). The keeper believes this, never a uid a client states.
  */
-import koffi from 'koffi';
 import type { Socket } from 'node:net';
 import { Krb5BridgeError } from '../errors';
-
-const SOL_SOCKET = 1;
-const SO_PEERCRED = 17;
-
-let getsockopt: ((fd: number, level: number, name: number, val: Buffer, len: number[]) => number) | undefined;
+import { SOL_SOCKET, SO_PEERCRED, errno, libc } from '../sys/libc';
 
 export interface PeerCred {
   pid: number;
@@ -19,15 +14,12 @@ export interface PeerCred {
 
 /** pid/uid/gid of the process that connected `socket` (a unix stream socket). */
 export function peerCred(socket: Socket): PeerCred {
-  getsockopt ??= koffi
-    .load('libc.so.6')
-    .func('int getsockopt(int fd, int level, int name, _Out_ uint8_t *val, _Inout_ uint32_t *len)') as unknown as typeof getsockopt;
   const fd = (socket as unknown as { _handle?: { fd?: number } })._handle?.fd;
   if (typeof fd !== 'number' || fd < 0) throw new Krb5BridgeError('E_INTERNAL', 'no descriptor for a keeper connection');
   const buf = Buffer.alloc(12); // struct ucred { pid_t pid; uid_t uid; gid_t gid; }
   const len = [12];
-  if (getsockopt!(fd, SOL_SOCKET, SO_PEERCRED, buf, len) !== 0 || len[0] !== 12) {
-    throw new Krb5BridgeError('E_AUTH', `getsockopt(SO_PEERCRED) failed with errno ${koffi.errno()}`);
+  if (libc().getsockopt(fd, SOL_SOCKET, SO_PEERCRED, buf, len) !== 0 || len[0] !== 12) {
+    throw new Krb5BridgeError('E_AUTH', `getsockopt(SO_PEERCRED) failed with errno ${errno()}`);
   }
   return { pid: buf.readInt32LE(0), uid: buf.readUInt32LE(4), gid: buf.readUInt32LE(8) };
 }

@@ -1,17 +1,17 @@
 /**
- * Refreshing a job's ccache in place: the new contents go to a fresh file in the same directory
- * (O_CREAT|O_EXCL|O_NOFOLLOW, 0600, fchown to the job's user), which is renamed over the old one.
+ * Refreshing a job's ccache in place with the one atomic write: the new contents go to a fresh
+ * file in the same directory (O_CREAT|O_EXCL|O_NOFOLLOW, 0600, fchown to the job's user), which
+ * is renamed over the old one.
  * A reader (the job, rpc.gssd) sees the old file or the new one, never a mix, and KRB5CCNAME
  * keeps naming a valid ccache. Done under the job's lock, and only while the job record still
  * names this file and the file is still the intact ccache the keeper manages.
  */
-import { lstatSync, renameSync, unlinkSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { Krb5BridgeError } from '../errors';
+import { unlinkSync } from 'node:fs';
+import { join } from 'node:path';
 import { isValidJobCcache, readRecord, jobsDir } from '../node';
 import { withLock } from '../node/lock';
-import { unlinkQuiet } from '../node/record';
-import { createExclusive, lstatOrUndefined, randomAlnum } from '../util/fsafe';
+import { writeFileAtomic } from '../util/atomic';
+import { lstatOrUndefined, unlinkQuiet } from '../util/fsafe';
 
 export type ReplaceResult = 'replaced' | 'gone' | 'changed';
 
@@ -29,20 +29,7 @@ export async function replaceCcache(stateDir: string, f: JobFile, bytes: Buffer)
     if (!rec || rec.uid !== f.uid || rec.path !== f.path) return 'gone';
     // Removed by the job (kdestroy) or replaced by something else: not ours to write any more.
     if (!isValidJobCcache(f.path, f.uid)) return 'changed';
-    const dir = dirname(f.path);
-    let tmp = '';
-    for (let i = 0; i < 20 && !tmp; i++) {
-      const name = join(dir, `.krb5cc_${f.uid}_${f.job}_${randomAlnum(6)}.new`);
-      if (createExclusive(name, bytes, { uid: f.uid, gid: f.gid })) tmp = name;
-    }
-    if (!tmp) throw new Krb5BridgeError('E_IO', `cannot find a free temporary name in ${dir}`);
-    const ino = lstatSync(tmp).ino;
-    try {
-      renameSync(tmp, f.path);
-    } catch (e) {
-      unlinkQuiet(tmp);
-      throw new Krb5BridgeError('E_IO', `cannot rename ${tmp} over ${f.path}: ${(e as NodeJS.ErrnoException).code}`, { cause: e });
-    }
+    const { ino } = await writeFileAtomic(f.path, bytes, { owner: { uid: f.uid, gid: f.gid }, what: 'job ccache' });
     // destroy takes no lock: if it removed the record meanwhile, take back the file just written.
     if (!readRecord(stateDir, f.job)) {
       if (lstatOrUndefined(f.path)?.ino === ino) unlinkSync(f.path);

@@ -7,7 +7,8 @@ import * as net from 'node:net';
 import { chmodSync, lstatSync, unlinkSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { Krb5BridgeError, isKrb5BridgeError } from '../errors';
-import { ensurePrivateDir, lstatOrUndefined } from '../util/fsafe';
+import { lstatOrUndefined } from '../util/fsafe';
+import { ensureTrustedDir } from '../util/trustedpath';
 import { VERSION } from '../version';
 import { Keeper, KeeperOptions } from './keeper';
 import { peerCred } from './peercred';
@@ -44,7 +45,7 @@ function answers(path: string): Promise<boolean> {
 
 /** The socket's directory is root's and private; a stale socket is removed, a live one refused. */
 async function prepareSocketPath(path: string): Promise<void> {
-  ensurePrivateDir(dirname(path));
+  ensureTrustedDir(dirname(path), 'keeper socket directory');
   const st = lstatOrUndefined(path);
   if (!st) return;
   if (!st.isSocket()) throw new Krb5BridgeError('E_STATE', `${path} exists and is not a socket; remove it or set keeper_socket elsewhere`);

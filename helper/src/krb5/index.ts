@@ -1,8 +1,10 @@
-/** The Kerberos API of the helper: everything goes through the system libkrb5. */
+/** The Kerberos API of the helper: everything goes through the system libkrb5 (lib.ts, the one binding table). */
 export type { TicketInfo, CredBundle } from './types';
 export { readTgts, parseKrbCred, ccacheBytesFromKrbCred } from './ccache';
-export { anameToLocalname, primaryTgt } from './names';
+export { anameToLocalname, primaryTgt, parsePrincipal, hostServicePrincipal } from './names';
 export { flagLetters } from './creds';
 export { MAX_KRBCRED_BYTES } from './krbcred';
-export { renewKrbCred, checkRenewable, type RenewedTgt } from './renew';
-export { ApClient, ApServer, Keytab, hostServicePrincipal, dropHostCache, type ClientIdentity } from './apreq';
+export { renewKrbCred, checkRenewable, iso, type RenewedTgt } from './renew';
+export { ApClient, ApServer, type ClientIdentity } from './ap';
+export { Keytab } from './keytab';
+export { dropHostCache } from './hostcreds';

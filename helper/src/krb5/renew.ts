@@ -5,26 +5,12 @@
  * (a daemon must not stall on a slow KDC) with a krb5_context of its own (a context is not for
  * two threads at once); renewals are serialised, one at a time per process.
  */
-import koffi from 'koffi';
+import { randomBytes } from 'node:crypto';
 import { Krb5BridgeError } from '../errors';
-import { Ptr, cFree, errorMessage, unparse } from './lib';
+import { AsyncKrbFn, Ptr, cFree, errorMessage, fn, newContext, unparse } from './lib';
 import { allocCreds, decodeCreds, ticketInfo, TKT_FLG_RENEWABLE } from './creds';
 import { mkKrbCred, withKrbCred } from './krbcred';
 import type { TicketInfo } from './types';
-import { randomBytes } from 'node:crypto';
-
-const lib = koffi.load('libkrb5.so.3');
-const rfn = {
-  init_context: lib.func('int krb5_init_context(_Out_ void **ctx)'),
-  cc_resolve: lib.func('int krb5_cc_resolve(void *ctx, const char *name, _Out_ void **cc)'),
-  cc_initialize: lib.func('int krb5_cc_initialize(void *ctx, void *cc, void *princ)'),
-  cc_store_cred: lib.func('int krb5_cc_store_cred(void *ctx, void *cc, void *creds)'),
-  cc_get_principal: lib.func('int krb5_cc_get_principal(void *ctx, void *cc, _Out_ void **princ)'),
-  cc_destroy: lib.func('int krb5_cc_destroy(void *ctx, void *cc)'),
-  get_renewed_creds: lib.func('int krb5_get_renewed_creds(void *ctx, void *creds, void *client, void *cc, const char *service)'),
-  free_cred_contents: lib.func('void krb5_free_cred_contents(void *ctx, void *creds)'),
-  free_principal: lib.func('void krb5_free_principal(void *ctx, void *princ)'),
-};
 
 /** com_err codes (krb5 table base -1765328384) that mean "this ticket will not be renewed again". */
 const PERMANENT: Record<number, string> = {
@@ -41,13 +27,10 @@ export interface RenewedTgt {
   ticket: TicketInfo;
 }
 
+/** The renewals' own context: the KDC exchange runs on a worker thread, never beside main-thread calls. */
 let renewCtx: Ptr | undefined;
 function rctx(): Ptr {
-  if (renewCtx !== undefined) return renewCtx;
-  const out: [Ptr | null] = [null];
-  const code = rfn.init_context(out) as number;
-  if (code !== 0 || !out[0]) throw new Krb5BridgeError('E_KRB5', `krb5_init_context failed with code ${code}; check KRB5_CONFIG / /etc/krb5.conf`);
-  renewCtx = out[0];
+  renewCtx ??= newContext();
   return renewCtx;
 }
 
@@ -81,22 +64,20 @@ function memoryCcacheWith(cred: Ptr): Ptr {
   const c = rctx();
   const out: [Ptr | null] = [null];
   const name = `MEMORY:krb5bridge-renew-${randomBytes(8).toString('hex')}`;
-  let code = rfn.cc_resolve(c, name, out) as number;
+  let code = fn.cc_resolve(c, name, out) as number;
   if (code !== 0 || !out[0]) throw new Krb5BridgeError('E_KRB5', `krb5_cc_resolve ${name}: ${errorMessage(code)}`);
   const cc = out[0];
-  code = rfn.cc_initialize(c, cc, decodeCreds(cred).client) as number;
-  if (code === 0) code = rfn.cc_store_cred(c, cc, cred) as number;
+  code = fn.cc_initialize(c, cc, decodeCreds(cred).client) as number;
+  if (code === 0) code = fn.cc_store_cred(c, cc, cred) as number;
   if (code !== 0) {
-    rfn.cc_destroy(c, cc);
+    fn.cc_destroy(c, cc);
     throw new Krb5BridgeError('E_KRB5', `cannot fill a MEMORY ccache for the renewal: ${errorMessage(code)}`);
   }
   return cc;
 }
 
-function callAsync(f: unknown, ...args: unknown[]): Promise<number> {
-  return new Promise((resolve, reject) => {
-    (f as unknown as { async: (...a: unknown[]) => void }).async(...args, (err: unknown, res: number) => (err ? reject(err) : resolve(res)));
-  });
+function callAsync(f: AsyncKrbFn, ...args: unknown[]): Promise<number> {
+  return new Promise((resolve, reject) => f.async(...args, (err: unknown, res: number) => (err ? reject(err) : resolve(res))));
 }
 
 async function renewOnce(krbcred: Buffer, now: number): Promise<RenewedTgt> {
@@ -111,11 +92,11 @@ async function renewOnce(krbcred: Buffer, now: number): Promise<RenewedTgt> {
   let filled = false;
   try {
     const pOut: [Ptr | null] = [null];
-    const pc = rfn.cc_get_principal(c, cc, pOut) as number;
+    const pc = fn.cc_get_principal(c, cc, pOut) as number;
     if (pc !== 0 || !pOut[0]) throw new Krb5BridgeError('E_KRB5', `krb5_cc_get_principal: ${errorMessage(pc)}`);
     client = pOut[0];
     const who = unparse(client);
-    const code = await callAsync(rfn.get_renewed_creds, c, out, client, cc, null);
+    const code = await callAsync(fn.get_renewed_creds, c, out, client, cc, null);
     if (code !== 0) {
       const why = PERMANENT[code];
       if (why) throw new Krb5BridgeError('E_NOT_RENEWABLE', `the KDC refused to renew the TGT of ${who}: ${why} (${errorMessage(code)})`);
@@ -124,10 +105,10 @@ async function renewOnce(krbcred: Buffer, now: number): Promise<RenewedTgt> {
     filled = true;
     return { krbcred: mkKrbCred([out]), ticket: ticketInfo(out) };
   } finally {
-    if (filled) rfn.free_cred_contents(c, out); // wipes the session key
+    if (filled) fn.free_cred_contents(c, out); // wipes the session key
     cFree(out);
-    if (client) rfn.free_principal(c, client);
-    rfn.cc_destroy(c, cc);
+    if (client) fn.free_principal(c, client);
+    fn.cc_destroy(c, cc);
   }
 }
 

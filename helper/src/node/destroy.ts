@@ -5,10 +5,10 @@
  */
 import { join } from 'node:path';
 import { Krb5BridgeError } from '../errors';
-import { ensurePrivateDir, lstatOrUndefined } from '../util/fsafe';
+import { lstatOrUndefined, unlinkQuiet } from '../util/fsafe';
 import { trace } from '../util/log';
 import { parseJob, parseUid } from './ids';
-import { jobsDir, readRecord, recordPath, unlinkQuiet } from './record';
+import { ensureJobsDir, jobsDir, readRecord, recordPath } from './record';
 
 export interface DestroyResult {
   /** The ccache removed, if any. */
@@ -20,8 +20,7 @@ export function destroy(opts: { uid: number | string; job: number | string; stat
   const uid = parseUid(opts.uid);
   const job = parseJob(opts.job);
   if (!lstatOrUndefined(opts.stateDir) || !lstatOrUndefined(jobsDir(opts.stateDir))) return { message: 'nothing to destroy' };
-  ensurePrivateDir(opts.stateDir);
-  ensurePrivateDir(jobsDir(opts.stateDir));
+  ensureJobsDir(opts.stateDir);
   const recPath = recordPath(opts.stateDir, job);
   const lockPath = join(jobsDir(opts.stateDir), `${job}.lock`);
 

@@ -5,19 +5,11 @@
  * still at the path, so a concurrent unlink cannot give two holders.
  */
 import { closeSync, constants as C, fstatSync, openSync, statSync } from 'node:fs';
-import koffi from 'koffi';
 import { Krb5BridgeError } from '../errors';
+import { EINTR, EWOULDBLOCK, LOCK_EX, LOCK_NB, LOCK_UN, errno, libc } from '../sys/libc';
 
-const LOCK_EX = 2;
-const LOCK_NB = 4;
-const LOCK_UN = 8;
-const EWOULDBLOCK = 11;
-const EINTR = 4;
-
-let flockFn: ((fd: number, op: number) => number) | undefined;
 function flock(fd: number, op: number): number {
-  flockFn ??= koffi.load('libc.so.6').func('int flock(int fd, int op)') as (fd: number, op: number) => number;
-  return flockFn(fd, op);
+  return libc().flock(fd, op);
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -36,7 +28,7 @@ function tryLock(path: string): number | undefined {
       throw new Krb5BridgeError('E_STATE', `lock file ${path} is not a private regular file of uid ${process.geteuid!()}`);
     }
     if (flock(fd, LOCK_EX | LOCK_NB) !== 0) {
-      const err = koffi.errno();
+      const err = errno();
       if (err !== EWOULDBLOCK && err !== EINTR) throw new Krb5BridgeError('E_STATE', `flock ${path} failed with errno ${err}`);
       closeSync(fd);
       return undefined;

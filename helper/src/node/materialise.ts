@@ -9,7 +9,8 @@ import { trace } from '../util/log';
 import { checkCcacheDir, createJobCcache, isValidJobCcache } from './ccfile';
 import { parseGid, parseJob, parseUid, refuseRoot } from './ids';
 import { withLock } from './lock';
-import { ensureJobsDir, jobsDir, readRecord, unlinkQuiet, writeRecord } from './record';
+import { unlinkQuiet } from '../util/fsafe';
+import { ensureJobsDir, jobsDir, readRecord, writeRecord } from './record';
 
 export interface MaterialiseOptions {
   uid: number | string;
@@ -76,7 +77,7 @@ export async function materialise(opts: MaterialiseOptions): Promise<string> {
     }
     trace(`job ${job}: wrote ${path} (0600, ${uid}:${gid})`);
     try {
-      writeRecord(opts.stateDir, job, { uid, path });
+      await writeRecord(opts.stateDir, job, { uid, path });
     } catch (e) {
       unlinkQuiet(path);
       throw e;

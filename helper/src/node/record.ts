@@ -3,10 +3,12 @@
  * after the ccache is complete. Only root writes there (0700 dir), yet a record is still checked
  * before anything acts on it.
  */
-import { closeSync, constants as C, fstatSync, openSync, readSync, unlinkSync } from 'node:fs';
+import { closeSync, constants as C, fstatSync, openSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import { Krb5BridgeError } from '../errors';
-import { ensurePrivateDir, lstatOrUndefined, writeFileAtomic } from '../util/fsafe';
+import { writeFileAtomic } from '../util/atomic';
+import { lstatOrUndefined } from '../util/fsafe';
+import { ensureTrustedDir } from '../util/trustedpath';
 import { isJobCcacheName } from './ccfile';
 
 export interface JobRecord {
@@ -26,8 +28,8 @@ export function recordPath(stateDir: string, job: string): string {
 
 /** Make (or check) state_dir and state_dir/jobs: root-owned, no group/other write, no symlinks. */
 export function ensureJobsDir(stateDir: string): void {
-  ensurePrivateDir(stateDir);
-  ensurePrivateDir(jobsDir(stateDir));
+  ensureTrustedDir(stateDir, 'node state directory');
+  ensureTrustedDir(jobsDir(stateDir), 'node state directory');
 }
 
 /** The record's file must be a regular root file, one link, not readable or writable by others. */
@@ -81,17 +83,6 @@ export function readRecord(stateDir: string, job: string): JobRecord | undefined
   }
 }
 
-export function writeRecord(stateDir: string, job: string, rec: JobRecord): void {
-  writeFileAtomic(recordPath(stateDir, job), Buffer.from(`${rec.uid} ${rec.path}\n`));
-}
-
-/** Remove a name without following it (unlink never follows a symlink). Missing is fine. */
-export function unlinkQuiet(path: string): boolean {
-  try {
-    unlinkSync(path);
-    return true;
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
-    throw new Krb5BridgeError('E_IO', `cannot remove ${path}: ${(e as NodeJS.ErrnoException).code}`, { cause: e });
-  }
+export async function writeRecord(stateDir: string, job: string, rec: JobRecord): Promise<void> {
+  await writeFileAtomic(recordPath(stateDir, job), `${rec.uid} ${rec.path}\n`, { what: 'job record' });
 }

@@ -8,33 +8,9 @@
  *   confined or capability-dropped daemon) cannot read our memory. Not done for users: their
  *   own tools (strace of their push) keep working, and they own the ticket anyway.
  * The process reads its own /proc/self freely whatever the flag; SO_PEERCRED is unaffected.
- * Cost: one koffi library handle and two syscalls (bench: `scripts/bench` harden line).
+ * Cost: the libc binding table and two syscalls (bench: `scripts/bench` harden line).
  */
-import koffi from 'koffi';
-
-const RLIMIT_CORE = 4; // Linux, every architecture Node runs on
-const PR_SET_DUMPABLE = 4;
-const PR_GET_DUMPABLE = 3;
-
-interface Libc {
-  setrlimit(resource: number, rlim: { cur: bigint; max: bigint }): number;
-  getrlimit(resource: number, rlim: { cur: bigint; max: bigint }): number;
-  prctl(option: number, a2: number, a3: number, a4: number, a5: number): number;
-}
-
-let libc: Libc | undefined;
-
-function load(): Libc {
-  if (libc) return libc;
-  const lib = koffi.load('libc.so.6');
-  const rlimit = koffi.struct('krb5bridge_rlimit', { cur: 'uint64_t', max: 'uint64_t' });
-  libc = {
-    setrlimit: lib.func('setrlimit', 'int', ['int', koffi.pointer(rlimit)]) as unknown as Libc['setrlimit'],
-    getrlimit: lib.func('getrlimit', 'int', ['int', koffi.out(koffi.pointer(rlimit))]) as unknown as Libc['getrlimit'],
-    prctl: lib.func('prctl', 'int', ['int', 'unsigned long', 'unsigned long', 'unsigned long', 'unsigned long']) as unknown as Libc['prctl'],
-  };
-  return libc;
-}
+import { PR_GET_DUMPABLE, PR_SET_DUMPABLE, RLIMIT_CORE, libc } from '../sys/libc';
 
 export interface HardenResult {
   coreLimitZero: boolean;
@@ -47,16 +23,27 @@ export interface HardenResult {
  * can fail for these arguments.
  */
 export function hardenProcess(opts: { root?: boolean } = {}): HardenResult {
-  const c = load();
+  const c = libc();
   const coreLimitZero = c.setrlimit(RLIMIT_CORE, { cur: 0n, max: 0n }) === 0;
   const root = opts.root ?? (typeof process.geteuid === 'function' && process.geteuid() === 0);
   if (root) c.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   return { coreLimitZero, dumpable: c.prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) };
 }
 
+/**
+ * What the hardening of this process is now, as the process itself reads it (getrlimit,
+ * PR_GET_DUMPABLE): the daemons say it in their start-up line, so an administrator (and a test, on
+ * a kernel whose /proc or ptrace cannot show it from outside) sees it.
+ */
+export function hardeningState(): string {
+  const core = coreLimit();
+  const dumpable = libc().prctl(PR_GET_DUMPABLE, 0, 0, 0, 0);
+  return `core limit ${core.cur}/${core.max}, ${dumpable === 0 ? 'not dumpable' : `dumpable (${dumpable})`}`;
+}
+
 /** The current RLIMIT_CORE (for tests and tracing). */
 export function coreLimit(): { cur: bigint; max: bigint } {
   const r = { cur: -1n, max: -1n };
-  if (load().getrlimit(RLIMIT_CORE, r) !== 0) throw new Error('getrlimit(RLIMIT_CORE) failed');
+  if (libc().getrlimit(RLIMIT_CORE, r) !== 0) throw new Error('getrlimit(RLIMIT_CORE) failed');
   return r;
 }

@@ -1,0 +1,164 @@
+/**
+ * Job-bound fetch (docs/security.md): the store releases uid U's credential to node N only while
+ * a job of U is starting or running on N, as slurmctld says. Asked with squeue/sinfo through
+ * execFile (absolute path, no shell, a timeout, SLURM_CONF given explicitly) in formats with only
+ * fields users cannot set (`scontrol show job` prints JobName and WorkDir, which a user could fill
+ * with "NodeList=..." to forge a match). One lookup per job is cached and shared by every
+ * concurrent request, so a 5,000-node job start costs one squeue; the node table likewise.
+ */
+import { lookup } from 'node:dns/promises';
+import { isIP } from 'node:net';
+import { Krb5BridgeError } from '../errors';
+import { SlurmOptions, SlurmRunner, firstLine, slurmRunner } from '../slurm/commands';
+import { expandHostlist } from '../slurm/hostlist';
+import { normaliseAddr } from './acl';
+
+export interface JobCheckOptions extends SlurmOptions {
+  /** How long a "running on these nodes" answer is reused. */
+  jobTtlMs?: number;
+  /** How long a negative answer is reused (keeps a refused node's retries from hammering slurmctld). */
+  negativeTtlMs?: number;
+  nodeTtlMs?: number;
+}
+
+/** States in which a job's steps start or run on its nodes. */
+const LIVE_STATES = new Set(['RUNNING', 'CONFIGURING', 'COMPLETING', 'SUSPENDED', 'RESIZING', 'SIGNALING', 'STAGE_OUT']);
+
+export interface JobInfo {
+  job: string;
+  uid: number;
+  state: string;
+  nodes: Set<string>;
+}
+
+/** The node asking, as the transport identified it. */
+export interface NodePeer {
+  /** Peer IP address. */
+  addr?: string | undefined;
+  /** Kerberos-authenticated host name (krb5 mode), if any. */
+  hostName?: string | undefined;
+}
+
+export class JobChecker {
+  private readonly jobs = new Map<string, { info: Promise<JobInfo | undefined>; until: number }>();
+  private nodeTable: { byAddr: Promise<Map<string, Set<string>>>; until: number } | undefined;
+  /** squeue/sinfo runs so far (for tests and the benchmark). */
+  lookups = 0;
+  private readonly run: SlurmRunner;
+
+  constructor(
+    private readonly o: JobCheckOptions = {},
+    run?: SlurmRunner,
+  ) {
+    this.run = run ?? slurmRunner(o, () => this.lookups++);
+  }
+
+  /** The job as slurmctld knows it; undefined = no such job (finished and purged, or never). */
+  job(job: string): Promise<JobInfo | undefined> {
+    const now = Date.now();
+    const hit = this.jobs.get(job);
+    if (hit && hit.until > now) return hit.info;
+    if (this.jobs.size > 100_000) this.jobs.clear();
+    const info = this.queryJob(job);
+    const entry = { info, until: now + (this.o.jobTtlMs ?? 10_000) };
+    this.jobs.set(job, entry);
+    // Failures and refusals are not kept long: the job may start, slurmctld may come back.
+    info.then(
+      (i) => {
+        if (!i || !LIVE_STATES.has(i.state)) entry.until = Math.min(entry.until, Date.now() + (this.o.negativeTtlMs ?? 1_000));
+      },
+      () => this.jobs.get(job) === entry && this.jobs.delete(job),
+    );
+    return info;
+  }
+
+  private async queryJob(job: string): Promise<JobInfo | undefined> {
+    const r = await this.run('squeue', ['--noheader', '--jobs', job, '--format', '%A|%U|%T|%N']);
+    if (r.code !== 0) {
+      if (/Invalid job id/i.test(r.stderr)) return undefined;
+      throw new Krb5BridgeError('E_JOB_CHECK', `squeue --jobs ${job} failed (status ${r.code}): ${firstLine(r)}`);
+    }
+    for (const line of r.stdout.split('\n')) {
+      const f = line.trim().split('|');
+      if (f.length !== 4 || f[0] !== job) continue;
+      if (!/^\d{1,10}$/.test(f[1]!)) throw new Krb5BridgeError('E_JOB_CHECK', `squeue printed uid "${f[1]!.slice(0, 20)}" for job ${job}`);
+      const nodes = f[3] === '' || f[3] === '(null)' ? new Set<string>() : new Set(expandHostlist(f[3]!));
+      return { job, uid: Number(f[1]), state: f[2]!, nodes };
+    }
+    return undefined;
+  }
+
+  /** Peer address -> the names of the nodes that have it (NodeAddr, or NodeHostName resolved). */
+  private nodesByAddr(force: boolean): Promise<Map<string, Set<string>>> {
+    const now = Date.now();
+    if (!force && this.nodeTable && this.nodeTable.until > now) return this.nodeTable.byAddr;
+    // A forced refresh (unknown peer) at most every 5 s, so unknown peers cannot make us spin.
+    if (force && this.nodeTable && this.nodeTable.until - (this.o.nodeTtlMs ?? 60_000) + 5_000 > now) return this.nodeTable.byAddr;
+    const byAddr = this.queryNodes();
+    const entry = { byAddr, until: now + (this.o.nodeTtlMs ?? 60_000) };
+    this.nodeTable = entry;
+    byAddr.catch(() => {
+      if (this.nodeTable === entry) this.nodeTable = undefined;
+    });
+    return byAddr;
+  }
+
+  private async queryNodes(): Promise<Map<string, Set<string>>> {
+    const r = await this.run('sinfo', ['--noheader', '--Node', '--format', '%N|%o|%n']);
+    if (r.code !== 0) throw new Krb5BridgeError('E_JOB_CHECK', `sinfo failed (status ${r.code}): ${firstLine(r)}`);
+    const byAddr = new Map<string, Set<string>>();
+    const add = (addr: string, node: string): void => {
+      const a = normaliseAddr(addr);
+      if (!byAddr.has(a)) byAddr.set(a, new Set());
+      byAddr.get(a)!.add(node);
+    };
+    const seen = new Set<string>();
+    const toResolve: [string, string][] = [];
+    for (const line of r.stdout.split('\n')) {
+      const [name, addr, hostName] = line.trim().split('|');
+      if (!name || seen.has(name)) continue;
+      seen.add(name);
+      // NodeHostName is matched by name only (a Kerberos host principal); NodeAddr is where slurmctld
+      // reaches the node, so it is the address the node's connections come from (resolved if a name).
+      if (hostName) add(hostName.toLowerCase(), name);
+      if (!addr) continue;
+      if (isIP(addr)) add(addr, name);
+      else {
+        add(addr.toLowerCase(), name);
+        toResolve.push([addr, name]);
+      }
+    }
+    // Names resolve in parallel, 64 at a time: a 5,000-node table must not take 5,000 round trips.
+    for (let i = 0; i < toResolve.length; i += 64) {
+      await Promise.all(
+        toResolve.slice(i, i + 64).map(async ([a, name]) => {
+          for (const x of await lookup(a, { all: true }).catch(() => [])) add(x.address, name);
+        }),
+      );
+    }
+    return byAddr;
+  }
+
+  /**
+   * Refuses (E_NO_JOB) unless job `job` belongs to `uid`, is starting or running, and `peer` is
+   * one of its nodes. Returns the node name that matched.
+   */
+  async check(uid: number, job: string | undefined, peer: NodePeer): Promise<string> {
+    if (job === undefined) throw new Krb5BridgeError('E_NO_JOB', 'the fetch names no job; fetches are job-bound on this store (update krb5bridge on the node)');
+    const info = await this.job(job);
+    if (!info) throw new Krb5BridgeError('E_NO_JOB', `job ${job} is not known to slurmctld (finished or never existed)`);
+    if (info.uid !== uid) throw new Krb5BridgeError('E_NO_JOB', `job ${job} belongs to uid ${info.uid}, not uid ${uid}`);
+    if (!LIVE_STATES.has(info.state)) throw new Krb5BridgeError('E_NO_JOB', `job ${job} is ${info.state}, not starting or running`);
+    const keys = [peer.hostName?.toLowerCase().replace(/\.$/, ''), peer.addr ? normaliseAddr(peer.addr) : undefined].filter((k): k is string => !!k);
+    for (const force of [false, true]) {
+      const table = await this.nodesByAddr(force);
+      const known = keys.flatMap((k) => [...(table.get(k) ?? [])]);
+      const hit = known.find((n) => info.nodes.has(n));
+      if (hit) return hit;
+      if (known.length > 0) {
+        throw new Krb5BridgeError('E_NO_JOB', `job ${job} of uid ${uid} does not run on ${known.join(',')} (the asking host ${keys.join(' / ')}); it runs on ${[...info.nodes].slice(0, 5).join(',')}${info.nodes.size > 5 ? ',...' : ''}`);
+      }
+    }
+    throw new Krb5BridgeError('E_NO_JOB', `the asking host ${keys.join(' / ') || '(unknown)'} is not a node of this cluster (sinfo NodeAddr/NodeHostName), so it runs no job ${job}`);
+  }
+}

@@ -1,0 +1,33 @@
+/** What every request handler gets: the records, the authorizer, the clock, and the note it fills for the log and audit. */
+import type { RecordStore, StoredCredential } from '../records/types';
+import type { RotateResult } from '../records/rotate';
+import type { Authorizer, DecisionNote } from '../policy/authorize';
+import type { RecordInfo } from '../wire/messages';
+
+export interface ServiceDeps {
+  records: RecordStore;
+  auth: Authorizer;
+  version: string;
+  /** Unix seconds. */
+  now: () => number;
+  /** Key rotation (admin op `rotate`); undefined = not offered. */
+  rotate?: (() => Promise<RotateResult>) | undefined;
+}
+
+/** What a request did, for its log and audit lines. */
+export interface Note extends DecisionNote {
+  principal?: string;
+  /** The uid acted on. */
+  target?: number;
+  job?: string;
+  /** push: stored or kept; rotate: the new key id. */
+  action?: string;
+}
+
+/** The fields of a success answer. */
+export type Fields = Record<string, unknown>;
+
+/** What list and show tell about a stored credential: never the ticket itself. */
+export function recordInfo(c: StoredCredential): RecordInfo {
+  return { uid: c.uid, principal: c.principal, authtime: c.authtime, endtime: c.endtime, renew_till: c.renew_till, stored_at: c.stored_at };
+}
