@@ -106,29 +106,27 @@ KB_EXPORT int slurm_spank_init(spank_t sp, int ac, char **av)
     return 0;
 }
 
-/* argv: NODE HELPER VERB, then the settings every verb shares. Returns the next free index. */
-static int common_argv(char **argv, const char *verb)
+/* An option and its value. */
+static void add_opt(struct kb_argv *a, const char *name, const char *value)
 {
-    static char timeout[16];
-    int i = 0;
+    kb_argv_add(a, name);
+    kb_argv_add(a, value);
+}
 
-    snprintf(timeout, sizeof(timeout), "%d", conf.timeout);
-    argv[i++] = conf.node;
-    argv[i++] = conf.helper;
-    argv[i++] = (char *)verb;
-    if (conf.config[0]) {
-        argv[i++] = "--config";
-        argv[i++] = conf.config;
-    }
-    argv[i++] = "--store";
-    argv[i++] = conf.store;
-    if (conf.munge_socket[0]) {
-        argv[i++] = "--munge-socket";
-        argv[i++] = conf.munge_socket;
-    }
-    argv[i++] = "--timeout";
-    argv[i++] = timeout;
-    return i;
+/* argv: NODE HELPER VERB, then the settings every verb shares. */
+static void helper_argv(struct kb_argv *a, const char *verb)
+{
+    kb_argv_init(a);
+    kb_argv_add(a, conf.node);
+    kb_argv_add(a, conf.helper);
+    kb_argv_add(a, verb);
+    if (conf.config[0])
+        add_opt(a, "--config", conf.config);
+    add_opt(a, "--store", conf.store);
+    if (conf.munge_socket[0])
+        add_opt(a, "--munge-socket", conf.munge_socket);
+    kb_argv_add(a, "--timeout");
+    kb_argv_addf(a, "%d", conf.timeout);
 }
 
 /* Copy with truncation (snprintf "%s" would make -Wformat-truncation complain). */
@@ -141,18 +139,23 @@ static void copy_str(char *dst, size_t len, const char *src)
 }
 
 /* Run the helper; on failure describe it in `line`. Returns the exit status (0 = success). */
-static int run_helper(char **argv, char **envp, const char *verb, char *out, size_t outlen,
-                      char *line, size_t len, char *code, size_t codelen)
+static int run_helper(const struct kb_argv *argv, const struct kb_argv *envp, const char *verb, char *out,
+                      size_t outlen, char *line, size_t len, char *code, size_t codelen)
 {
-    struct kb_run_result *res = calloc(1, sizeof(*res));
+    struct kb_run_result *res;
     int status;
 
     code[0] = '\0';
-    if (res == NULL) {
+    if (argv->overflow || envp->overflow) {
+        snprintf(line, len, "krb5bridge: internal error: the helper %s command does not fit in %d arguments "
+                 "of %d bytes; please report it", verb, KB_ARGV_MAX, KB_ARGV_BUF);
+        return -1;
+    }
+    if ((res = calloc(1, sizeof(*res))) == NULL) {
         snprintf(line, len, "krb5bridge: out of memory");
         return -1;
     }
-    if (kb_run(conf.node, argv, envp, conf.timeout * 1000 + KB_GRACE_MS, res) != 0) {
+    if (kb_run(conf.node, argv->v, envp->v, conf.timeout * 1000 + KB_GRACE_MS, res) != 0) {
         copy_str(line, len, res->err);
         free(res);
         return -1;
@@ -186,16 +189,17 @@ static int push_failed(int status, const char *line)
     return 0;
 }
 
+/* What the user's push may see of the user's environment (besides PATH=KB_USER_PATH). */
+static const char *const user_env[] = { "HOME", "KRB5CCNAME", "KRB5_CONFIG" };
+
 static int push_hook(void)
 {
     char line[KB_LINE_LEN], msg[1024], why[1024], path[KB_PATH_LEN + 64], code[64];
-    char home[KB_PATH_LEN + 8], ccname[KB_PATH_LEN + 16], krb5conf[KB_PATH_LEN + 16];
     char principal[KB_LINE_LEN], until[32];
-    char *argv[24], *envp[8];
-    const char *v;
+    struct kb_argv argv, envp;
     time_t now = time(NULL), end;
     uid_t uid = getuid();
-    int t, i, e = 0, status;
+    int t, status;
 
     if (effective_mode() == KB_MODE_NO)
         return 0;
@@ -229,26 +233,17 @@ static int push_hook(void)
     }
 
     /* The user's own program with the user's privileges, but nothing that changes what runs. */
-    envp[e++] = KB_USER_PATH;
-    if ((v = getenv("HOME")) != NULL && strlen(v) < KB_PATH_LEN) {
-        snprintf(home, sizeof(home), "HOME=%s", v);
-        envp[e++] = home;
+    kb_argv_init(&envp);
+    kb_argv_add(&envp, KB_USER_PATH);
+    for (size_t k = 0; k < sizeof(user_env) / sizeof(user_env[0]); k++) {
+        const char *v = getenv(user_env[k]);
+        if (v != NULL && strlen(v) < KB_PATH_LEN)
+            kb_argv_addf(&envp, "%s=%s", user_env[k], v);
     }
-    if ((v = getenv("KRB5CCNAME")) != NULL && strlen(v) < KB_PATH_LEN) {
-        snprintf(ccname, sizeof(ccname), "KRB5CCNAME=%s", v);
-        envp[e++] = ccname;
-    }
-    if ((v = getenv("KRB5_CONFIG")) != NULL && strlen(v) < KB_PATH_LEN) {
-        snprintf(krb5conf, sizeof(krb5conf), "KRB5_CONFIG=%s", v);
-        envp[e++] = krb5conf;
-    }
-    envp[e] = NULL;
-    i = common_argv(argv, "push");
-    argv[i++] = "--marker-dir";
-    argv[i++] = conf.marker_dir;
-    argv[i] = NULL;
+    helper_argv(&argv, "push");
+    add_opt(&argv, "--marker-dir", conf.marker_dir);
 
-    status = run_helper(argv, envp, "push", NULL, 0, msg, sizeof(msg), code, sizeof(code));
+    status = run_helper(&argv, &envp, "push", NULL, 0, msg, sizeof(msg), code, sizeof(code));
     if (status == 0) {
         slurm_debug("krb5bridge: pushed the ticket to %s", conf.store);
         return 0;
@@ -259,21 +254,13 @@ static int push_hook(void)
 
 /* ---- slurmstepd: materialise, as root ---- */
 
-static char *root_env[3];
-static char root_krb5conf[KB_PATH_LEN + 16];
-
 /* An explicit minimal environment: nothing from the job reaches root's helper. */
-static char **root_envp(void)
+static void root_envp(struct kb_argv *envp)
 {
-    int e = 0;
-
-    root_env[e++] = KB_ROOT_PATH;
-    if (conf.krb5_config[0]) {
-        snprintf(root_krb5conf, sizeof(root_krb5conf), "KRB5_CONFIG=%s", conf.krb5_config);
-        root_env[e++] = root_krb5conf;
-    }
-    root_env[e] = NULL;
-    return root_env;
+    kb_argv_init(envp);
+    kb_argv_add(envp, KB_ROOT_PATH);
+    if (conf.krb5_config[0])
+        kb_argv_addf(envp, "KRB5_CONFIG=%s", conf.krb5_config);
 }
 
 static int export_ccache(spank_t sp, uint32_t job, const char *path)
@@ -354,12 +341,11 @@ static int keeper_materialise(spank_t sp, uid_t uid, gid_t gid, uint32_t job)
 static int materialise_hook(spank_t sp)
 {
     char ccache[KB_PATH_LEN + 64], why[1024], msg[1024], code[64], out[KB_PATH_LEN + 64];
-    char s_uid[16], s_gid[16], s_job[16];
-    char *argv[32];
+    struct kb_argv argv, envp;
     uid_t uid;
     gid_t gid;
     uint32_t job;
-    int i, status;
+    int status;
 
     if (effective_mode() == KB_MODE_NO)
         return 0;
@@ -381,24 +367,18 @@ static int materialise_hook(spank_t sp)
     if (keeper_materialise(sp, uid, gid, job) == 0)
         return 0;
 
-    snprintf(s_uid, sizeof(s_uid), "%lu", (unsigned long)uid);
-    snprintf(s_gid, sizeof(s_gid), "%lu", (unsigned long)gid);
-    snprintf(s_job, sizeof(s_job), "%" PRIu32, job);
-    i = common_argv(argv, "materialise");
-    argv[i++] = "--uid";
-    argv[i++] = s_uid;
-    argv[i++] = "--gid";
-    argv[i++] = s_gid;
-    argv[i++] = "--job";
-    argv[i++] = s_job;
-    argv[i++] = "--state-dir";
-    argv[i++] = conf.state_dir;
-    argv[i++] = "--ccache-dir";
-    argv[i++] = conf.ccache_dir;
-    argv[i] = NULL;
+    helper_argv(&argv, "materialise");
+    kb_argv_add(&argv, "--uid");
+    kb_argv_addf(&argv, "%lu", (unsigned long)uid);
+    kb_argv_add(&argv, "--gid");
+    kb_argv_addf(&argv, "%lu", (unsigned long)gid);
+    kb_argv_add(&argv, "--job");
+    kb_argv_addf(&argv, "%" PRIu32, job);
+    add_opt(&argv, "--state-dir", conf.state_dir);
+    add_opt(&argv, "--ccache-dir", conf.ccache_dir);
+    root_envp(&envp);
 
-    status = run_helper(argv, root_envp(), "materialise", out, sizeof(out), msg, sizeof(msg), code,
-                        sizeof(code));
+    status = run_helper(&argv, &envp, "materialise", out, sizeof(out), msg, sizeof(msg), code, sizeof(code));
     if (status != 0) {
         materialise_failed(status, msg, job, uid);
         return 0;
@@ -433,13 +413,13 @@ KB_EXPORT int slurm_spank_init_post_opt(spank_t sp, int ac, char **av)
 
 static int destroy(spank_t sp)
 {
-    char rec[KB_PATH_LEN + 40], msg[1024], code[64], s_uid[16], s_job[16];
+    char rec[KB_PATH_LEN + 40], msg[1024], code[64];
     char req[128], out[KB_PATH_LEN + 128], why[1024];
-    char *argv[24];
+    struct kb_argv argv, envp;
     struct stat st;
     uid_t uid;
     uint32_t job;
-    int i, k;
+    int k;
 
     if (spank_get_item(sp, S_JOB_UID, &uid) != ESPANK_SUCCESS
         || spank_get_item(sp, S_JOB_ID, &job) != ESPANK_SUCCESS) {
@@ -463,17 +443,14 @@ static int destroy(spank_t sp)
     }
     slurm_debug("krb5bridge: job %" PRIu32 ": no keeper (%s); running the helper", job, why);
 
-    snprintf(s_uid, sizeof(s_uid), "%lu", (unsigned long)uid);
-    snprintf(s_job, sizeof(s_job), "%" PRIu32, job);
-    i = common_argv(argv, "destroy");
-    argv[i++] = "--uid";
-    argv[i++] = s_uid;
-    argv[i++] = "--job";
-    argv[i++] = s_job;
-    argv[i++] = "--state-dir";
-    argv[i++] = conf.state_dir;
-    argv[i] = NULL;
-    if (run_helper(argv, root_envp(), "destroy", NULL, 0, msg, sizeof(msg), code, sizeof(code)) != 0)
+    helper_argv(&argv, "destroy");
+    kb_argv_add(&argv, "--uid");
+    kb_argv_addf(&argv, "%lu", (unsigned long)uid);
+    kb_argv_add(&argv, "--job");
+    kb_argv_addf(&argv, "%" PRIu32, job);
+    add_opt(&argv, "--state-dir", conf.state_dir);
+    root_envp(&envp);
+    if (run_helper(&argv, &envp, "destroy", NULL, 0, msg, sizeof(msg), code, sizeof(code)) != 0)
         slurm_error("%s (job %" PRIu32 ", uid %lu)", msg, job, (unsigned long)uid);
     return 0;
 }
