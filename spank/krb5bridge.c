@@ -276,20 +276,13 @@ static int export_ccache(spank_t sp, uint32_t job, const char *path)
     return 0;
 }
 
-/* Parse the helper's "KRB5CCNAME=FILE:<path>\n" into path; -1 if it is anything else. */
-static int parse_ccname(const char *out, char *path, size_t len)
+/* The ccache a materialise answer (helper's or keeper's) names, checked like the fast path's. */
+static int answer_ccache(const char *answer, uid_t uid, uint32_t job, char *ccache, size_t len, char *why,
+                         size_t whylen)
 {
-    const char *prefix = "KRB5CCNAME=FILE:", *p = out + strlen(prefix);
-    size_t n;
-
-    if (strncmp(out, prefix, strlen(prefix)) != 0)
+    if (kb_parse_ccname(answer, ccache, len, why, whylen) != 0)
         return -1;
-    n = strcspn(p, "\n");
-    if (n == 0 || n >= len || p[n] != '\n' || p[n + 1] != '\0')
-        return -1;
-    memcpy(path, p, n);
-    path[n] = '\0';
-    return 0;
+    return kb_ccache_check(ccache, conf.ccache_dir, uid, job, why, whylen);
 }
 
 /* Report a failed materialise (from the helper or the keeper); the job runs without credentials. */
@@ -310,7 +303,6 @@ static void materialise_failed(int status, const char *msg, uint32_t job, uid_t 
 static int keeper_materialise(spank_t sp, uid_t uid, gid_t gid, uint32_t job)
 {
     char req[128], out[KB_PATH_LEN + 64], why[1024], ccache[KB_PATH_LEN + 64];
-    const char *prefix = "KRB5CCNAME=FILE:";
     int k;
 
     snprintf(req, sizeof(req), "materialise %lu %lu %" PRIu32, (unsigned long)uid, (unsigned long)gid, job);
@@ -325,13 +317,8 @@ static int keeper_materialise(spank_t sp, uid_t uid, gid_t gid, uint32_t job)
         return 0;
     }
     /* Trust but verify, as for the helper's answer. */
-    if (strncmp(out, prefix, strlen(prefix)) != 0 || strlen(out + strlen(prefix)) >= sizeof(ccache)) {
-        slurm_error("krb5bridge: job %" PRIu32 ": the keeper's answer is unusable; running the helper", job);
-        return -1;
-    }
-    snprintf(ccache, sizeof(ccache), "%s", out + strlen(prefix));
-    if (kb_ccache_check(ccache, conf.ccache_dir, uid, job, why, sizeof(why)) != 0) {
-        slurm_error("krb5bridge: job %" PRIu32 ": the keeper's ccache is unusable (%s); running the helper", job, why);
+    if (answer_ccache(out, uid, job, ccache, sizeof(ccache), why, sizeof(why)) != 0) {
+        slurm_error("krb5bridge: job %" PRIu32 ": the keeper's answer is unusable (%s); running the helper", job, why);
         return -1;
     }
     export_ccache(sp, job, ccache);
@@ -384,10 +371,9 @@ static int materialise_hook(spank_t sp)
         return 0;
     }
     /* Trust but verify: export only a file that passes the same checks as the fast path. */
-    if (parse_ccname(out, ccache, sizeof(ccache)) != 0
-        || kb_ccache_check(ccache, conf.ccache_dir, uid, job, why, sizeof(why)) != 0) {
+    if (answer_ccache(out, uid, job, ccache, sizeof(ccache), why, sizeof(why)) != 0) {
         slurm_error("krb5bridge: job %" PRIu32 ": the helper's answer is unusable (%s); the job runs without "
-                    "Kerberos credentials", job, parse_ccname(out, ccache, sizeof(ccache)) ? "no KRB5CCNAME line" : why);
+                    "Kerberos credentials", job, why);
         return 0;
     }
     export_ccache(sp, job, ccache);
