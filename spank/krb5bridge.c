@@ -276,16 +276,74 @@ static int export_ccache(spank_t sp, uint32_t job, const char *path)
     return 0;
 }
 
-/* The ccache a materialise answer (helper's or keeper's) names, checked like the fast path's. */
-static int answer_ccache(const char *answer, uid_t uid, uint32_t job, char *ccache, size_t len, char *why,
-                         size_t whylen)
+/* ---- compute node, as root: ask the node keeper, else run the helper ---- */
+
+/* What a verb done on the node gave, whoever did it. */
+struct kb_answer {
+    int status;                  /* 0 = done; > 0 = exit status (E_*); -1 = could not be done */
+    char out[KB_PATH_LEN + 128]; /* status 0: the answer (keeper's "ok" text, or the helper's stdout) */
+    char msg[1024];              /* status != 0: one line "krb5bridge: <what failed; what to do>" */
+    char code[64];               /* the registry code of a failure, "" if none */
+};
+
+/* Decides whether an answer can be used: 0, or -1 with why. */
+typedef int (*kb_answer_check)(const char *out, void *arg, char *why, size_t whylen);
+
+/*
+ * Do `verb` for `job`: ask the node keeper `request` (no Node start: a few ms); when no usable
+ * keeper answers (none, an untrusted socket, a timeout, a garbled answer, or an answer `check`
+ * refuses) run the helper with argv/envp instead, which does the same. An error the keeper answers
+ * is the verb's failure, as the helper's would be. `check` (NULL: any answer) verifies a success.
+ */
+static void keeper_else_helper(const char *verb, uint32_t job, const char *request, const struct kb_argv *argv,
+                               const struct kb_argv *envp, kb_answer_check check, void *arg, struct kb_answer *a)
 {
-    if (kb_parse_ccname(answer, ccache, len, why, whylen) != 0)
-        return -1;
-    return kb_ccache_check(ccache, conf.ccache_dir, uid, job, why, whylen);
+    char why[1024];
+    int k = kb_keeper_request(conf.keeper_socket, 0, request, conf.timeout * 1000 + KB_GRACE_MS, a->out,
+                              sizeof(a->out), why, sizeof(why));
+
+    a->code[0] = a->msg[0] = '\0';
+    if (k > 0) {
+        a->status = k;
+        if (kb_error_line(a->out, a->msg, sizeof(a->msg), a->code, sizeof(a->code)) != 0)
+            kb_describe_status(k, a->msg, sizeof(a->msg));
+        return;
+    }
+    if (k == KB_KEEPER_OK) {
+        if (check == NULL || check(a->out, arg, why, sizeof(why)) == 0) {
+            a->status = 0;
+            return;
+        }
+        slurm_error("krb5bridge: job %" PRIu32 ": the keeper's answer is unusable (%s); running the helper", job, why);
+    } else {
+        slurm_debug("krb5bridge: job %" PRIu32 ": no keeper (%s); running the helper", job, why);
+    }
+    a->status = run_helper(argv, envp, verb, a->out, sizeof(a->out), a->msg, sizeof(a->msg), a->code,
+                           sizeof(a->code));
+    if (a->status == 0 && check != NULL && check(a->out, arg, why, sizeof(why)) != 0) {
+        a->status = -1;
+        snprintf(a->msg, sizeof(a->msg), "krb5bridge: the helper's answer is unusable (%.900s)", why);
+    }
 }
 
-/* Report a failed materialise (from the helper or the keeper); the job runs without credentials. */
+/* The job whose ccache a materialise answer must name, and where its path goes. */
+struct ccache_want {
+    uid_t uid;
+    uint32_t job;
+    char path[KB_PATH_LEN + 64];
+};
+
+/* Trust but verify: a materialise answer's ccache must pass the same checks as the fast path's. */
+static int answer_ccache(const char *out, void *arg, char *why, size_t whylen)
+{
+    struct ccache_want *w = arg;
+
+    if (kb_parse_ccname(out, w->path, sizeof(w->path), why, whylen) != 0)
+        return -1;
+    return kb_ccache_check(w->path, conf.ccache_dir, w->uid, w->job, why, whylen);
+}
+
+/* The job runs without credentials; a user the store does not know is no error in mode auto. */
 static void materialise_failed(int status, const char *msg, uint32_t job, uid_t uid)
 {
     if (effective_mode() == KB_MODE_AUTO && kb_status_is_not_found(status))
@@ -296,87 +354,50 @@ static void materialise_failed(int status, const char *msg, uint32_t job, uid_t 
                     (unsigned long)uid);
 }
 
-/*
- * Ask the node keeper (no Node start: a few ms). 0 = done (exported or reported); -1 = no usable
- * keeper: run the helper instead, which gives the job its credential just the same.
- */
-static int keeper_materialise(spank_t sp, uid_t uid, gid_t gid, uint32_t job)
-{
-    char req[128], out[KB_PATH_LEN + 64], why[1024], ccache[KB_PATH_LEN + 64];
-    int k;
-
-    snprintf(req, sizeof(req), "materialise %lu %lu %" PRIu32, (unsigned long)uid, (unsigned long)gid, job);
-    k = kb_keeper_request(conf.keeper_socket, 0, req, conf.timeout * 1000 + KB_GRACE_MS, out, sizeof(out), why,
-                          sizeof(why));
-    if (k == KB_KEEPER_UNAVAILABLE) {
-        slurm_debug("krb5bridge: job %" PRIu32 ": no keeper (%s); running the helper", job, why);
-        return -1;
-    }
-    if (k > 0) {
-        materialise_failed(k, out, job, uid);
-        return 0;
-    }
-    /* Trust but verify, as for the helper's answer. */
-    if (answer_ccache(out, uid, job, ccache, sizeof(ccache), why, sizeof(why)) != 0) {
-        slurm_error("krb5bridge: job %" PRIu32 ": the keeper's answer is unusable (%s); running the helper", job, why);
-        return -1;
-    }
-    export_ccache(sp, job, ccache);
-    return 0;
-}
-
 static int materialise_hook(spank_t sp)
 {
-    char ccache[KB_PATH_LEN + 64], why[1024], msg[1024], code[64], out[KB_PATH_LEN + 64];
+    char why[1024], req[128];
     struct kb_argv argv, envp;
-    uid_t uid;
+    struct ccache_want want;
+    struct kb_answer a;
     gid_t gid;
-    uint32_t job;
-    int status;
 
     if (effective_mode() == KB_MODE_NO)
         return 0;
-    if (spank_get_item(sp, S_JOB_UID, &uid) != ESPANK_SUCCESS
+    if (spank_get_item(sp, S_JOB_UID, &want.uid) != ESPANK_SUCCESS
         || spank_get_item(sp, S_JOB_GID, &gid) != ESPANK_SUCCESS
-        || spank_get_item(sp, S_JOB_ID, &job) != ESPANK_SUCCESS) {
+        || spank_get_item(sp, S_JOB_ID, &want.job) != ESPANK_SUCCESS) {
         slurm_error("krb5bridge: cannot read the job's uid, gid or id; the job runs without Kerberos credentials");
         return 0;
     }
-    if (uid == 0)
+    if (want.uid == 0)
         return 0; /* the store never holds root's credentials */
 
-    if (kb_record_check(conf.state_dir, conf.ccache_dir, job, uid, 0, ccache, sizeof(ccache), why,
+    if (kb_record_check(conf.state_dir, conf.ccache_dir, want.job, want.uid, 0, want.path, sizeof(want.path), why,
                         sizeof(why)) == 0) {
-        export_ccache(sp, job, ccache);
+        export_ccache(sp, want.job, want.path);
         return 0;
     }
-    slurm_debug("krb5bridge: job %" PRIu32 ": materialising: %s", job, why);
-    if (keeper_materialise(sp, uid, gid, job) == 0)
-        return 0;
+    slurm_debug("krb5bridge: job %" PRIu32 ": materialising: %s", want.job, why);
 
+    snprintf(req, sizeof(req), "materialise %lu %lu %" PRIu32, (unsigned long)want.uid, (unsigned long)gid,
+             want.job);
     helper_argv(&argv, "materialise");
     kb_argv_add(&argv, "--uid");
-    kb_argv_addf(&argv, "%lu", (unsigned long)uid);
+    kb_argv_addf(&argv, "%lu", (unsigned long)want.uid);
     kb_argv_add(&argv, "--gid");
     kb_argv_addf(&argv, "%lu", (unsigned long)gid);
     kb_argv_add(&argv, "--job");
-    kb_argv_addf(&argv, "%" PRIu32, job);
+    kb_argv_addf(&argv, "%" PRIu32, want.job);
     add_opt(&argv, "--state-dir", conf.state_dir);
     add_opt(&argv, "--ccache-dir", conf.ccache_dir);
     root_envp(&envp);
 
-    status = run_helper(&argv, &envp, "materialise", out, sizeof(out), msg, sizeof(msg), code, sizeof(code));
-    if (status != 0) {
-        materialise_failed(status, msg, job, uid);
-        return 0;
-    }
-    /* Trust but verify: export only a file that passes the same checks as the fast path. */
-    if (answer_ccache(out, uid, job, ccache, sizeof(ccache), why, sizeof(why)) != 0) {
-        slurm_error("krb5bridge: job %" PRIu32 ": the helper's answer is unusable (%s); the job runs without "
-                    "Kerberos credentials", job, why);
-        return 0;
-    }
-    export_ccache(sp, job, ccache);
+    keeper_else_helper("materialise", want.job, req, &argv, &envp, answer_ccache, &want, &a);
+    if (a.status != 0)
+        materialise_failed(a.status, a.msg, want.job, want.uid);
+    else
+        export_ccache(sp, want.job, want.path);
     return 0;
 }
 
@@ -399,13 +420,12 @@ KB_EXPORT int slurm_spank_init_post_opt(spank_t sp, int ac, char **av)
 
 static int destroy(spank_t sp)
 {
-    char rec[KB_PATH_LEN + 40], msg[1024], code[64];
-    char req[128], out[KB_PATH_LEN + 128], why[1024];
+    char rec[KB_PATH_LEN + 40], req[128];
     struct kb_argv argv, envp;
+    struct kb_answer a;
     struct stat st;
     uid_t uid;
     uint32_t job;
-    int k;
 
     if (spank_get_item(sp, S_JOB_UID, &uid) != ESPANK_SUCCESS
         || spank_get_item(sp, S_JOB_ID, &job) != ESPANK_SUCCESS) {
@@ -419,16 +439,6 @@ static int destroy(spank_t sp)
 
     /* The keeper, if it runs, destroys without a Node start and forgets the job at once. */
     snprintf(req, sizeof(req), "destroy %lu %" PRIu32, (unsigned long)uid, job);
-    k = kb_keeper_request(conf.keeper_socket, 0, req, conf.timeout * 1000 + KB_GRACE_MS, out, sizeof(out), why,
-                          sizeof(why));
-    if (k == KB_KEEPER_OK)
-        return 0;
-    if (k > 0) {
-        slurm_error("%s (job %" PRIu32 ", uid %lu)", out, job, (unsigned long)uid);
-        return 0;
-    }
-    slurm_debug("krb5bridge: job %" PRIu32 ": no keeper (%s); running the helper", job, why);
-
     helper_argv(&argv, "destroy");
     kb_argv_add(&argv, "--uid");
     kb_argv_addf(&argv, "%lu", (unsigned long)uid);
@@ -436,8 +446,10 @@ static int destroy(spank_t sp)
     kb_argv_addf(&argv, "%" PRIu32, job);
     add_opt(&argv, "--state-dir", conf.state_dir);
     root_envp(&envp);
-    if (run_helper(&argv, &envp, "destroy", NULL, 0, msg, sizeof(msg), code, sizeof(code)) != 0)
-        slurm_error("%s (job %" PRIu32 ", uid %lu)", msg, job, (unsigned long)uid);
+
+    keeper_else_helper("destroy", job, req, &argv, &envp, NULL, NULL, &a);
+    if (a.status != 0)
+        slurm_error("%s (job %" PRIu32 ", uid %lu)", a.msg, job, (unsigned long)uid);
     return 0;
 }
 
