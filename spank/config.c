@@ -9,20 +9,30 @@
 #include <string.h>
 #include <unistd.h>
 
+/* A generated default that does not fit its field fails the build, not the job. */
+#define FITS(field, value) _Static_assert(sizeof(value) <= sizeof(((struct kb_conf *)0)->field), #value " is too long")
+FITS(store, KB_DEFAULT_STORE);
+FITS(munge_socket, KB_DEFAULT_MUNGE_SOCKET);
+FITS(ccache_dir, KB_DEFAULT_CCACHE_DIR);
+FITS(state_dir, KB_DEFAULT_STATE_DIR);
+FITS(marker_dir, KB_DEFAULT_MARKER_DIR);
+FITS(keeper_socket, KB_DEFAULT_KEEPER_SOCKET);
+
 void kb_conf_defaults(struct kb_conf *c)
 {
     memset(c, 0, sizeof(*c));
     c->mode = KB_MODE_AUTO;
     c->policy = KB_POLICY_WARN;
-    snprintf(c->node, sizeof(c->node), "/usr/bin/node");
-    snprintf(c->helper, sizeof(c->helper), "/usr/local/lib/krb5bridge/krb5bridge.mjs");
-    snprintf(c->store, sizeof(c->store), "127.0.0.1:7386");
-    snprintf(c->ccache_dir, sizeof(c->ccache_dir), "/tmp");
-    snprintf(c->state_dir, sizeof(c->state_dir), "/run/krb5bridge");
-    snprintf(c->marker_dir, sizeof(c->marker_dir), "/tmp");
-    snprintf(c->keeper_socket, sizeof(c->keeper_socket), "/run/krb5bridge/keeper.sock");
-    c->timeout = 10;
-    c->push_ttl = 900;
+    snprintf(c->node, sizeof(c->node), "%s", KB_DEFAULT_NODE);
+    snprintf(c->helper, sizeof(c->helper), "%s", KB_DEFAULT_HELPER);
+    snprintf(c->store, sizeof(c->store), "%s", KB_DEFAULT_STORE);
+    snprintf(c->munge_socket, sizeof(c->munge_socket), "%s", KB_DEFAULT_MUNGE_SOCKET);
+    snprintf(c->ccache_dir, sizeof(c->ccache_dir), "%s", KB_DEFAULT_CCACHE_DIR);
+    snprintf(c->state_dir, sizeof(c->state_dir), "%s", KB_DEFAULT_STATE_DIR);
+    snprintf(c->marker_dir, sizeof(c->marker_dir), "%s", KB_DEFAULT_MARKER_DIR);
+    snprintf(c->keeper_socket, sizeof(c->keeper_socket), "%s", KB_DEFAULT_KEEPER_SOCKET);
+    c->timeout = KB_DEFAULT_TIMEOUT;
+    c->push_ttl = KB_DEFAULT_PUSH_TTL;
 }
 
 int kb_parse_mode(const char *s, enum kb_mode *out)

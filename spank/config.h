@@ -3,12 +3,16 @@
 #define KRB5BRIDGE_CONFIG_H
 
 #include <stddef.h>
+#include "defaults.h" /* generated from the helper's defaults (helper/src/config/cheader.ts) */
 
 enum kb_mode { KB_MODE_AUTO, KB_MODE_YES, KB_MODE_NO };
 enum kb_policy { KB_POLICY_WARN, KB_POLICY_FAIL };
 
 #define KB_PATH_LEN 1024
-#define KB_DEFAULT_CONFIG_FILE "/etc/krb5bridge/krb5bridge.conf"
+/* The plugin's own settings; the ones it shares with the helper are in defaults.h. */
+#define KB_DEFAULT_NODE "/usr/bin/node"
+#define KB_DEFAULT_HELPER "/usr/local/lib/krb5bridge/krb5bridge.mjs"
+#define KB_DEFAULT_PUSH_TTL 900
 
 struct kb_conf {
     enum kb_mode mode;
