@@ -29,31 +29,28 @@ struct kb_conf {
     char keeper_socket[108];       /* the node keeper's unix socket (sun_path size) */
     int timeout;                   /* seconds */
     int push_ttl;                  /* seconds; 0 disables the push fast path */
-    unsigned set;                  /* bit per key given in plugstack.conf (KB_SET_*) */
+    unsigned set;                  /* bit per key given in plugstack.conf (config.c's table order) */
 };
-
-#define KB_SET_STORE        (1u << 0)
-#define KB_SET_MUNGE_SOCKET (1u << 1)
-#define KB_SET_CCACHE_DIR   (1u << 2)
-#define KB_SET_STATE_DIR    (1u << 3)
-#define KB_SET_MARKER_DIR   (1u << 4)
-#define KB_SET_TIMEOUT      (1u << 5)
-#define KB_SET_KEEPER_SOCKET (1u << 6)
 
 void kb_conf_defaults(struct kb_conf *c);
 
-/* Parse plugstack.conf arguments `key=value`; an unknown key or bad value is -1 with err naming it. */
+/*
+ * Parse plugstack.conf arguments `key=value`; an unknown key or bad value is -1 with err naming
+ * the argument and what it takes.
+ */
 int kb_conf_parse_args(struct kb_conf *c, int ac, char **av, char *err, size_t errlen);
 
 /*
- * Take store, munge_socket, ccache_dir, state_dir, marker_dir, keeper_socket and timeout from the helper's config
- * file where plugstack.conf did not set them, so the plugin's fast checks look where the helper
- * writes. Lenient: other keys are the helper's to validate; a missing file leaves the defaults.
+ * Take store, munge_socket, ccache_dir, state_dir, marker_dir and keeper_socket from the helper's
+ * config file where plugstack.conf did not set them, so the plugin's fast checks look where the
+ * helper writes. One of these keys with a bad value is -1 with err "FILE:LINE: bad value for KEY:
+ * \"VALUE\" (expected ...)"; other keys are the helper's to validate; a missing file leaves the
+ * defaults (the helper reports a missing explicit file).
  */
-void kb_conf_read_file(struct kb_conf *c);
+int kb_conf_read_file(struct kb_conf *c, char *err, size_t errlen);
 
-/* Parse a config file text (the pure part of kb_conf_read_file). */
-void kb_conf_apply_text(struct kb_conf *c, const char *text);
+/* The pure part of kb_conf_read_file: the text of `file`. */
+int kb_conf_apply_text(struct kb_conf *c, const char *text, const char *file, char *err, size_t errlen);
 
 /* "yes"/"no"/"auto" (NULL = yes: a bare --krb5); -1 if anything else. */
 int kb_parse_mode(const char *s, enum kb_mode *out);

@@ -81,11 +81,11 @@ static int load_conf(int ac, char **av)
     if (conf_loaded)
         return 0;
     kb_conf_defaults(&conf);
-    if (kb_conf_parse_args(&conf, ac, av, err, sizeof(err)) != 0) {
+    if (kb_conf_parse_args(&conf, ac, av, err, sizeof(err)) != 0
+        || kb_conf_read_file(&conf, err, sizeof(err)) != 0) {
         slurm_error("krb5bridge: %s", err);
         return -1;
     }
-    kb_conf_read_file(&conf);
     conf_loaded = 1;
     return 0;
 }
