@@ -5,7 +5,8 @@
  *   slurmstepd (root): give the job a private ccache (materialise) and export KRB5CCNAME,
  *     unless the job record shows it already has one (checked in C).
  *   job end (root, every node): destroy the job's ccache.
- * Remote hooks never fail: a failing remote init_post_opt drains the node on batch jobs.
+ * Hooks on a node never fail, not even on bad settings: a failing remote hook or epilog drains the
+ * node on batch jobs. Only the submit side refuses (bad settings; policy=fail; --krb5=yes).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -71,38 +72,64 @@ static enum kb_mode effective_mode(void)
     return opt_given ? opt_mode : conf.mode;
 }
 
-static int conf_loaded;
+static enum { CONF_UNREAD, CONF_OK, CONF_BAD } conf_state;
+static char conf_err[1024];
 
-/* Settings from plugstack.conf, then the config file; -1 (after logging why) on a bad argument. */
+/* Settings from plugstack.conf, then the config file, once per process; -1 (conf_err says why) if bad. */
 static int load_conf(int ac, char **av)
 {
-    char err[512];
+    if (conf_state == CONF_UNREAD) {
+        kb_conf_defaults(&conf);
+        conf_state = kb_conf_parse_args(&conf, ac, av, conf_err, sizeof(conf_err)) == 0
+                  && kb_conf_read_file(&conf, conf_err, sizeof(conf_err)) == 0 ? CONF_OK : CONF_BAD;
+    }
+    return conf_state == CONF_OK ? 0 : -1;
+}
 
-    if (conf_loaded)
-        return 0;
-    kb_conf_defaults(&conf);
-    if (kb_conf_parse_args(&conf, ac, av, err, sizeof(err)) != 0
-        || kb_conf_read_file(&conf, err, sizeof(err)) != 0) {
-        slurm_error("krb5bridge: %s", err);
+static int submit_side(void)
+{
+    spank_context_t ctx = spank_context();
+    return ctx == S_CTX_LOCAL || ctx == S_CTX_ALLOCATOR;
+}
+
+/*
+ * A bad setting (conf_err names it and what it takes). On the submit side (srun, sbatch, salloc)
+ * the submission is refused (-1) and the user reads why. On a node (slurmstepd, slurmd, the epilog)
+ * failing would fail the job and drain the node ("batch job complete failure") over a setting, so
+ * the error goes to the node's log and krb5bridge does nothing for the job (`consequence`): 0.
+ */
+static int bad_settings(spank_t sp, const char *consequence)
+{
+    uint32_t job;
+
+    if (submit_side()) {
+        slurm_error("krb5bridge: %s. The job is not submitted: that setting must be fixed first "
+                    "(tell the site's administrators).", conf_err);
         return -1;
     }
-    conf_loaded = 1;
+    if (spank_get_item(sp, S_JOB_ID, &job) == ESPANK_SUCCESS)
+        slurm_error("krb5bridge: %s. krb5bridge does nothing for job %" PRIu32 " on this node until that is fixed: "
+                    "%s; the node stays up.", conf_err, job, consequence);
+    else
+        slurm_error("krb5bridge: %s. krb5bridge does nothing for jobs on this node until that is fixed; "
+                    "the node stays up.", conf_err);
     return 0;
 }
 
 KB_EXPORT int slurm_spank_init(spank_t sp, int ac, char **av)
 {
-    spank_context_t ctx = spank_context();
     spank_err_t rc;
 
-    if (load_conf(ac, av) != 0)
-        return -1;
-    if (ctx == S_CTX_LOCAL || ctx == S_CTX_ALLOCATOR || ctx == S_CTX_REMOTE) {
+    /* Registered even with bad settings, so that slurmstepd still knows the option srun passes on. */
+    if (submit_side() || spank_context() == S_CTX_REMOTE) {
         if ((rc = spank_option_register(sp, &krb5_option)) != ESPANK_SUCCESS) {
             slurm_error("krb5bridge: cannot register --krb5: %s", spank_strerror(rc));
-            return ctx == S_CTX_REMOTE ? 0 : -1;
+            if (submit_side())
+                return -1;
         }
     }
+    if (load_conf(ac, av) != 0)
+        return bad_settings(sp, "the job runs without Kerberos credentials from krb5bridge");
     return 0;
 }
 
@@ -405,6 +432,8 @@ KB_EXPORT int slurm_spank_init_post_opt(spank_t sp, int ac, char **av)
 {
     (void)ac;
     (void)av;
+    if (conf_state != CONF_OK)
+        return 0; /* bad settings: init refused the submission, or logged them on the node */
     switch (spank_context()) {
     case S_CTX_LOCAL:
     case S_CTX_ALLOCATOR:
@@ -460,7 +489,10 @@ static int destroy(spank_t sp)
  */
 KB_EXPORT int slurm_spank_job_epilog(spank_t sp, int ac, char **av)
 {
+    /* A failing epilog drains the node: always 0. */
     if (load_conf(ac, av) != 0)
-        return 0; /* logged; a failing epilog would drain the node */
-    return destroy(sp);
+        (void)bad_settings(sp, "its credential cache, if any, is not destroyed");
+    else
+        (void)destroy(sp);
+    return 0;
 }

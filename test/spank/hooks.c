@@ -200,16 +200,26 @@ static void make_tgt_ccache(const char *name)
     krb5_free_context(ctx);
 }
 
+#define KNOWN "(known: mode policy node helper config store munge_socket ccache_dir state_dir marker_dir timeout " \
+              "push_ttl krb5_config keeper_socket)"
+#define NOT_SUBMITTED ". The job is not submitted: that setting must be fixed first (tell the site's administrators).\n"
+#define TIMEOUT_ABC "bad value for plugstack.conf argument timeout: \"abc\" (expected whole seconds from 1 to 3600)"
+
 static void init_tests(void)
 {
-    char *bad[] = { "mode=auto", "bogus=1", NULL }, *good[] = { a_node, NULL };
+    char *bad[] = { "mode=auto", "bogus=1", NULL }, *good[] = { a_node, NULL }, *typo[] = { a_node, "timeout=abc", NULL };
 
-    ok(scenario(S_CTX_LOCAL, INIT_ONLY, NULL, bad) == 1, "init fails on an unknown plugstack argument");
-    ok(strstr(fake->log, "error: krb5bridge: unknown plugstack.conf argument \"bogus\"") != NULL,
-       "and logs its name");
+    ok(scenario(S_CTX_LOCAL, INIT_ONLY, NULL, bad) == 1, "srun: init fails on an unknown plugstack argument");
+    is_str(fake->log, "error: krb5bridge: unknown plugstack.conf argument \"bogus\" " KNOWN NOT_SUBMITTED,
+           "and the user reads which argument and what to do");
+    ok(scenario(S_CTX_ALLOCATOR, INIT_ONLY, NULL, typo) == 1, "sbatch: init fails on a bad plugstack value");
+    is_str(fake->log, "error: krb5bridge: " TIMEOUT_ABC NOT_SUBMITTED, "naming the argument and what it takes");
     ok(scenario(S_CTX_ALLOCATOR, INIT_ONLY, NULL, good) == 0 && fake->options == 1, "init registers one option");
     ok(strcmp(fake->option.name, "krb5") == 0 && fake->option.has_arg == 2, "--krb5[=yes|no|auto] (optional argument)");
     ok(scenario(S_CTX_REMOTE, POST_OPT, "maybe", good) == 2, "--krb5=maybe is refused by the option callback");
+    ok(scenario(S_CTX_SLURMD, INIT_ONLY, NULL, typo) == 0, "slurmd: a bad plugstack value does not fail init");
+    is_str(fake->log, "error: krb5bridge: " TIMEOUT_ABC ". krb5bridge does nothing for jobs on this node until that "
+                      "is fixed; the node stays up.\n", "it is logged, naming the argument");
 }
 
 static void local_tests(void)
@@ -332,6 +342,53 @@ static void remote_tests(void)
     memset(fake, 0, sizeof(*fake));
 }
 
+/* Bad settings on a node: logged, nothing done for the job, and the hooks succeed (no drain). */
+static void node_settings_tests(void)
+{
+    char cc[200], conf[160], a_conf[180], want[1200];
+    char *typo[] = { a_node, a_helper, a_state, a_cc, a_ks, "timeout=abc", NULL };
+    char *badfile[] = { a_node, a_helper, a_state, a_cc, a_ks, a_conf, NULL };
+
+    helper_mode("ok");
+    snprintf(cc, sizeof(cc), "%s/krb5cc_%d_%d_Zz9Zz9", ccdir, ALICE, JOB);
+    write_text(cc, "", 0600);
+    if (chown(cc, ALICE, ALICE) != 0)
+        perror(cc);
+    write_record(cc);
+
+    ok(scenario(S_CTX_REMOTE, POST_OPT, NULL, typo) == 0, "slurmstepd: a bad plugstack value: init and post_opt return 0");
+    ok(fake->options == 1, "--krb5 is still registered (srun passes it on)");
+    ok(fake->setenv_calls == 0 && access(calls, F_OK) != 0, "nothing is done for the job, not even the record fast path");
+    is_str(fake->log, "error: krb5bridge: " TIMEOUT_ABC ". krb5bridge does nothing for job 91 on this node until that is "
+                      "fixed: the job runs without Kerberos credentials from krb5bridge; the node stays up.\n",
+           "one error line naming krb5bridge, the argument, what it takes and the job");
+
+    snprintf(conf, sizeof(conf), "%s/bad.conf", dir);
+    snprintf(a_conf, sizeof(a_conf), "config=%s", conf);
+    write_text(conf, "# site settings\nstore = 127.0.0.1:7386\nccache_dir = tmp\n", 0644);
+    ok(scenario(S_CTX_REMOTE, POST_OPT, NULL, badfile) == 0 && fake->setenv_calls == 0 && access(calls, F_OK) != 0,
+       "slurmstepd: a bad config file value: hooks return 0, nothing done");
+    snprintf(want, sizeof(want), "error: krb5bridge: %s:3: bad value for ccache_dir: \"tmp\" (expected an absolute path "
+             "without \"/../\", shorter than 1024 bytes). krb5bridge does nothing for job 91 on this node until that is "
+             "fixed: the job runs without Kerberos credentials from krb5bridge; the node stays up.\n", conf);
+    is_str(fake->log, want, "the error names the file, the line, the key and the value");
+
+    ok(scenario(S_CTX_JOB_SCRIPT, EPILOG, NULL, typo) == 0 && access(calls, F_OK) != 0 && access(cc, F_OK) == 0,
+       "epilog: a bad plugstack value: returns 0, destroys nothing");
+    is_str(fake->log, "error: krb5bridge: " TIMEOUT_ABC ". krb5bridge does nothing for job 91 on this node until that is "
+                      "fixed: its credential cache, if any, is not destroyed; the node stays up.\n",
+           "and says what is left undone");
+    ok(scenario(S_CTX_LOCAL, INIT_ONLY, NULL, badfile) == 1, "srun: the same config file value refuses the submission");
+    snprintf(want, sizeof(want), "error: krb5bridge: %s:3: bad value for ccache_dir: \"tmp\" (expected an absolute path "
+             "without \"/../\", shorter than 1024 bytes)" NOT_SUBMITTED, conf);
+    is_str(fake->log, want, "naming the file and line");
+    unlink(conf);
+    unlink(cc);
+    snprintf(want, sizeof(want), "%s/jobs/%d", state, JOB);
+    unlink(want);
+    memset(fake, 0, sizeof(*fake));
+}
+
 /* The same materialise and destroy through the node keeper: one path, the helper only as fallback. */
 static void keeper_tests(void)
 {
@@ -422,7 +479,9 @@ static void epilog_tests(void)
              "--state-dir\n%s\n---\nPATH=/usr/sbin:/usr/bin:/sbin:/bin\n", ALICE, JOB, state);
     is_str(out ? out : "", want, "destroy argv and minimal env");
     ok(scenario(S_CTX_JOB_SCRIPT, EPILOG, NULL, bad) == 0, "epilog with a bad argument still returns 0 (no drain)");
-    ok(strstr(fake->log, "unknown plugstack.conf argument") != NULL, "but logs it");
+    is_str(fake->log, "error: krb5bridge: unknown plugstack.conf argument \"bogus\" " KNOWN ". krb5bridge does nothing "
+                      "for job 91 on this node until that is fixed: its credential cache, if any, is not destroyed; the "
+                      "node stays up.\n", "but logs it");
 }
 
 int main(void)
@@ -460,6 +519,7 @@ int main(void)
     local_tests();
     if (root) {
         remote_tests();
+        node_settings_tests();
         keeper_tests();
         epilog_tests();
     } else {
