@@ -11,6 +11,16 @@
 
 #define PATH_WANT "(expected an absolute path without \"/../\", shorter than 1024 bytes)"
 
+static void write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+
+    if (f == NULL || fputs(text, f) < 0 || fclose(f) != 0) {
+        perror(path);
+        exit(2);
+    }
+}
+
 /* Defaults, then `text` as the file /etc/k.conf; its return value, err set. */
 static int file(struct kb_conf *c, const char *text, char *err, size_t len)
 {
@@ -138,7 +148,7 @@ int main(void)
     /* kb_conf_read_file: the file itself */
     {
         char dir[] = "/tmp/kbconf.XXXXXX", path[64], arg[80], want[512], *av[1] = { arg };
-        FILE *f;
+        static char big[70000];
 
         if (mkdtemp(dir) == NULL)
             return 2;
@@ -148,20 +158,14 @@ int main(void)
         kb_conf_parse_args(&c, 1, av, err, sizeof(err));
         ok(kb_conf_read_file(&c, err, sizeof(err)) == 0 && strcmp(c.state_dir, "/run/krb5bridge") == 0,
            "a missing config file leaves the defaults (the helper reports it if it was named)");
-        f = fopen(path, "w");
-        fputs("store = 127.0.0.1:1\nstate_dir = /st # node\n", f);
-        fclose(f);
+        write_file(path, "store = 127.0.0.1:1\nstate_dir = /st # node\n");
         ok(kb_conf_read_file(&c, err, sizeof(err)) == 0 && strcmp(c.state_dir, "/st") == 0, "the config file is read");
-        f = fopen(path, "w");
-        fputs("store = 127.0.0.1:1\n\nstate_dir = st\n", f);
-        fclose(f);
+        write_file(path, "store = 127.0.0.1:1\n\nstate_dir = st\n");
         ok(kb_conf_read_file(&c, err, sizeof(err)) == -1, "a bad value in the file is refused");
         snprintf(want, sizeof(want), "%s:3: bad value for state_dir: \"st\" " PATH_WANT, path);
         is_str(err, want, "with the file's path and the line");
-        f = fopen(path, "w");
-        for (int i = 0; i < 3000; i++)
-            fputs("# a comment line long enough to make the file larger than 64 KiB\n", f);
-        fclose(f);
+        memset(big, '#', sizeof(big) - 1); /* one long comment: larger than 64 KiB */
+        write_file(path, big);
         ok(kb_conf_read_file(&c, err, sizeof(err)) == -1, "a file larger than 64 KiB is refused, not half read");
         snprintf(want, sizeof(want), "%s: larger than 65535 bytes, more than a config file can be", path);
         is_str(err, want, "saying so");

@@ -158,6 +158,15 @@ static void keeper_done(pid_t pid)
     unlink(ksock);
 }
 
+/* A job ccache of alice's in ccdir (a regular file, mode 0600) with this suffix; its path in cc. */
+static void make_job_ccache(char *cc, size_t len, const char *suffix)
+{
+    snprintf(cc, len, "%s/krb5cc_%d_%d_%s", ccdir, ALICE, JOB, suffix);
+    write_text(cc, "", 0600);
+    if (chown(cc, ALICE, ALICE) != 0)
+        perror(cc);
+}
+
 static void write_record(const char *cc)
 {
     char p[200], text[300];
@@ -350,10 +359,7 @@ static void node_settings_tests(void)
     char *badfile[] = { a_node, a_helper, a_state, a_cc, a_ks, a_conf, NULL };
 
     helper_mode("ok");
-    snprintf(cc, sizeof(cc), "%s/krb5cc_%d_%d_Zz9Zz9", ccdir, ALICE, JOB);
-    write_text(cc, "", 0600);
-    if (chown(cc, ALICE, ALICE) != 0)
-        perror(cc);
+    make_job_ccache(cc, sizeof(cc), "Zz9Zz9");
     write_record(cc);
 
     ok(scenario(S_CTX_REMOTE, POST_OPT, NULL, typo) == 0, "slurmstepd: a bad plugstack value: init and post_opt return 0");
@@ -397,10 +403,7 @@ static void keeper_tests(void)
     pid_t k;
 
     helper_mode("ok");
-    snprintf(cc, sizeof(cc), "%s/krb5cc_%d_%d_Kp1Kp1", ccdir, ALICE, JOB);
-    write_text(cc, "", 0600);
-    if (chown(cc, ALICE, ALICE) != 0)
-        perror(cc);
+    make_job_ccache(cc, sizeof(cc), "Kp1Kp1");
     snprintf(want, sizeof(want), "%s/jobs/%d", state, JOB);
     unlink(want);
 
