@@ -13,7 +13,7 @@ NODE    ?= $(shell command -v node)
 HELPER_SRC := $(shell find helper/src -name '*.ts' 2>/dev/null)
 SPANK_LIB_SRC := spank/run.c spank/checks.c spank/config.c spank/status.c spank/keeper.c
 SPANK_SRC  := spank/krb5bridge.c $(SPANK_LIB_SRC)
-SPANK_HDR  := spank/run.h spank/checks.h spank/config.h spank/status.h spank/keeper.h spank/errors.h
+SPANK_HDR  := spank/run.h spank/checks.h spank/config.h spank/status.h spank/keeper.h spank/errors.h spank/defaults.h
 SPANK_TESTS := $(patsubst %.c,%.t,$(filter-out test/spank/fake_spank.c,$(wildcard test/spank/*.c)))
 
 .PHONY: all build deps test test-unit test-e2e demo bench install clean typecheck spank-tests
@@ -30,6 +30,9 @@ build/krb5bridge.mjs: node_modules/.package-lock.json $(HELPER_SRC) scripts/buil
 
 spank/errors.h: build/krb5bridge.mjs
 	node build/krb5bridge.mjs errors --format c > $@.tmp && mv $@.tmp $@
+
+spank/defaults.h: build/krb5bridge.mjs
+	node build/krb5bridge.mjs config defaults --format c > $@.tmp && mv $@.tmp $@
 
 # Built under a temporary name and renamed: a running slurmd/srun that loads the plugin while it is
 # being rebuilt would otherwise read a half-written file (and a required plugin would drain the node).
@@ -76,4 +79,4 @@ install: build
 	chmod 0755 $(DESTDIR)$(PREFIX)/bin/krb5bridge
 
 clean:
-	rm -rf build spank/*.so spank/errors.h test/spank/*.t
+	rm -rf build spank/*.so spank/errors.h spank/defaults.h test/spank/*.t

@@ -212,6 +212,30 @@ int kb_ccache_check(const char *path, const char *ccache_dir, uid_t uid, unsigne
     return 0;
 }
 
+int kb_parse_ccname(const char *answer, char *path, size_t len, char *why, size_t whylen)
+{
+    static const char prefix[] = "KRB5CCNAME=FILE:";
+    const char *p = answer + sizeof(prefix) - 1;
+    size_t n = strcspn(answer, "\n"); /* for the message: its first line */
+
+    if (strncmp(answer, prefix, sizeof(prefix) - 1) != 0)
+        return WHY("the answer \"%.*s\" is not \"%s<path>\"", (int)(n < 80 ? n : 80), answer, prefix);
+    for (n = 0; p[n] != '\0' && p[n] != '\n'; n++)
+        if ((unsigned char)p[n] < 0x20 || p[n] == 0x7f)
+            return WHY("the ccache path in the answer has a control character");
+    if (p[n] == '\n' && p[n + 1] != '\0')
+        return WHY("the answer has more than one line");
+    if (n == 0)
+        return WHY("the answer names an empty ccache path");
+    if (p[0] != '/')
+        return WHY("the ccache path \"%.*s\" is not absolute", (int)(n < 200 ? n : 200), p);
+    if (n >= len)
+        return WHY("the ccache path is longer than %zu bytes", len - 1);
+    memcpy(path, p, n);
+    path[n] = '\0';
+    return 0;
+}
+
 /* A directory owned by `owner`, not group/other-writable, not a symlink. */
 static int safe_dir(const char *path, uid_t owner, char *why, size_t whylen)
 {

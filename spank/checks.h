@@ -54,6 +54,14 @@ int kb_ccache_check(const char *path, const char *ccache_dir, uid_t uid, unsigne
                     char *why, size_t whylen);
 
 /*
+ * The ccache a materialise answer names: "KRB5CCNAME=FILE:<path>", as the keeper's "ok" text or
+ * the helper's stdout (then ending in one "\n"): nothing before it, nothing after it, one line, an
+ * absolute path without control characters that fits in `len`. The path goes to `path`; whoever
+ * uses it checks it with kb_ccache_check first.
+ */
+int kb_parse_ccname(const char *answer, char *path, size_t len, char *why, size_t whylen);
+
+/*
  * The job record state_dir/jobs/<job>: state_dir and state_dir/jobs are directories owned by
  * `owner` (root) and not group/other-writable; the record is a regular file owned by `owner`,
  * mode 0600, one line "<uid> <path>\n" whose uid is `uid` and whose path passes kb_ccache_check.

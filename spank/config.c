@@ -1,28 +1,42 @@
-/* Plugin settings: plugstack.conf arguments are parsed strictly so a typo is loud at load time. */
+/*
+ * Plugin settings: plugstack.conf arguments are parsed strictly so a typo is loud at load time; the
+ * config file's keys that the plugin uses are checked as strictly, naming the file and line.
+ */
 #include "config.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+/* A generated default that does not fit its field fails the build, not the job. */
+#define FITS(field, value) _Static_assert(sizeof(value) <= sizeof(((struct kb_conf *)0)->field), #value " is too long")
+FITS(store, KB_DEFAULT_STORE);
+FITS(munge_socket, KB_DEFAULT_MUNGE_SOCKET);
+FITS(ccache_dir, KB_DEFAULT_CCACHE_DIR);
+FITS(state_dir, KB_DEFAULT_STATE_DIR);
+FITS(marker_dir, KB_DEFAULT_MARKER_DIR);
+FITS(keeper_socket, KB_DEFAULT_KEEPER_SOCKET);
 
 void kb_conf_defaults(struct kb_conf *c)
 {
     memset(c, 0, sizeof(*c));
     c->mode = KB_MODE_AUTO;
     c->policy = KB_POLICY_WARN;
-    snprintf(c->node, sizeof(c->node), "/usr/bin/node");
-    snprintf(c->helper, sizeof(c->helper), "/usr/local/lib/krb5bridge/krb5bridge.mjs");
-    snprintf(c->store, sizeof(c->store), "127.0.0.1:7386");
-    snprintf(c->ccache_dir, sizeof(c->ccache_dir), "/tmp");
-    snprintf(c->state_dir, sizeof(c->state_dir), "/run/krb5bridge");
-    snprintf(c->marker_dir, sizeof(c->marker_dir), "/tmp");
-    snprintf(c->keeper_socket, sizeof(c->keeper_socket), "/run/krb5bridge/keeper.sock");
-    c->timeout = 10;
-    c->push_ttl = 900;
+    snprintf(c->node, sizeof(c->node), "%s", KB_DEFAULT_NODE);
+    snprintf(c->helper, sizeof(c->helper), "%s", KB_DEFAULT_HELPER);
+    snprintf(c->store, sizeof(c->store), "%s", KB_DEFAULT_STORE);
+    snprintf(c->munge_socket, sizeof(c->munge_socket), "%s", KB_DEFAULT_MUNGE_SOCKET);
+    snprintf(c->ccache_dir, sizeof(c->ccache_dir), "%s", KB_DEFAULT_CCACHE_DIR);
+    snprintf(c->state_dir, sizeof(c->state_dir), "%s", KB_DEFAULT_STATE_DIR);
+    snprintf(c->marker_dir, sizeof(c->marker_dir), "%s", KB_DEFAULT_MARKER_DIR);
+    snprintf(c->keeper_socket, sizeof(c->keeper_socket), "%s", KB_DEFAULT_KEEPER_SOCKET);
+    c->timeout = KB_DEFAULT_TIMEOUT;
+    c->push_ttl = KB_DEFAULT_PUSH_TTL;
 }
 
 int kb_parse_mode(const char *s, enum kb_mode *out)
@@ -81,59 +95,113 @@ static int copy_address(char *dst, size_t len, const char *v)
     return 0;
 }
 
-static int set_key(struct kb_conf *c, const char *key, const char *v, char *err, size_t errlen)
-{
-    int bad = 0;
+enum kind { K_MODE, K_POLICY, K_PATH, K_ADDRESS, K_SECONDS };
 
-    if (strcmp(key, "mode") == 0) {
-        bad = v[0] == '\0' || kb_parse_mode(v, &c->mode) != 0;
-    } else if (strcmp(key, "policy") == 0) {
-        if (strcmp(v, "warn") == 0)
-            c->policy = KB_POLICY_WARN;
-        else if (strcmp(v, "fail") == 0)
-            c->policy = KB_POLICY_FAIL;
-        else
-            bad = 1;
-    } else if (strcmp(key, "node") == 0) {
-        bad = copy_path(c->node, sizeof(c->node), v);
-    } else if (strcmp(key, "helper") == 0) {
-        bad = copy_path(c->helper, sizeof(c->helper), v);
-    } else if (strcmp(key, "config") == 0) {
-        bad = copy_path(c->config, sizeof(c->config), v);
-    } else if (strcmp(key, "store") == 0) {
-        bad = copy_address(c->store, sizeof(c->store), v);
-        c->set |= KB_SET_STORE;
-    } else if (strcmp(key, "munge_socket") == 0) {
-        bad = copy_path(c->munge_socket, sizeof(c->munge_socket), v);
-        c->set |= KB_SET_MUNGE_SOCKET;
-    } else if (strcmp(key, "ccache_dir") == 0) {
-        bad = copy_path(c->ccache_dir, sizeof(c->ccache_dir), v);
-        c->set |= KB_SET_CCACHE_DIR;
-    } else if (strcmp(key, "state_dir") == 0) {
-        bad = copy_path(c->state_dir, sizeof(c->state_dir), v);
-        c->set |= KB_SET_STATE_DIR;
-    } else if (strcmp(key, "marker_dir") == 0) {
-        bad = copy_path(c->marker_dir, sizeof(c->marker_dir), v);
-        c->set |= KB_SET_MARKER_DIR;
-    } else if (strcmp(key, "keeper_socket") == 0) {
-        bad = copy_path(c->keeper_socket, sizeof(c->keeper_socket), v);
-        c->set |= KB_SET_KEEPER_SOCKET;
-    } else if (strcmp(key, "krb5_config") == 0) {
-        bad = copy_path(c->krb5_config, sizeof(c->krb5_config), v);
-    } else if (strcmp(key, "timeout") == 0) {
-        bad = parse_int(v, 1, 3600, &c->timeout);
-        c->set |= KB_SET_TIMEOUT;
-    } else if (strcmp(key, "push_ttl") == 0) {
-        bad = parse_int(v, 0, 86400, &c->push_ttl);
-    } else {
-        snprintf(err, errlen, "unknown plugstack.conf argument \"%s\" (known: mode policy node helper "
-                 "config store munge_socket ccache_dir state_dir marker_dir timeout push_ttl krb5_config keeper_socket)", key);
+/* One setting: its name, what it takes, where it goes in struct kb_conf. */
+struct key {
+    const char *name;
+    enum kind kind;
+    size_t off, size; /* the field (K_PATH, K_ADDRESS: a char array of `size`) */
+    int min, max;     /* K_SECONDS */
+    int in_file;      /* also read from the config file (the keys the plugin's checks depend on) */
+};
+
+#define FIELD(f) offsetof(struct kb_conf, f), sizeof(((struct kb_conf *)0)->f)
+static const struct key keys[] = {
+    { "mode", K_MODE, FIELD(mode), 0, 0, 0 },
+    { "policy", K_POLICY, FIELD(policy), 0, 0, 0 },
+    { "node", K_PATH, FIELD(node), 0, 0, 0 },
+    { "helper", K_PATH, FIELD(helper), 0, 0, 0 },
+    { "config", K_PATH, FIELD(config), 0, 0, 0 },
+    { "store", K_ADDRESS, FIELD(store), 0, 0, 1 },
+    { "munge_socket", K_PATH, FIELD(munge_socket), 0, 0, 1 },
+    { "ccache_dir", K_PATH, FIELD(ccache_dir), 0, 0, 1 },
+    { "state_dir", K_PATH, FIELD(state_dir), 0, 0, 1 },
+    { "marker_dir", K_PATH, FIELD(marker_dir), 0, 0, 1 },
+    { "timeout", K_SECONDS, FIELD(timeout), 1, 3600, 0 }, /* the file's timeout is the helper's only */
+    { "push_ttl", K_SECONDS, FIELD(push_ttl), 0, 86400, 0 },
+    { "krb5_config", K_PATH, FIELD(krb5_config), 0, 0, 0 },
+    { "keeper_socket", K_PATH, FIELD(keeper_socket), 0, 0, 1 },
+};
+#define NKEYS (sizeof(keys) / sizeof(keys[0]))
+_Static_assert(NKEYS <= sizeof(unsigned) * 8, "one bit of kb_conf.set per key");
+
+static const struct key *find_key(const char *name)
+{
+    for (size_t i = 0; i < NKEYS; i++)
+        if (strcmp(keys[i].name, name) == 0)
+            return &keys[i];
+    return NULL;
+}
+
+/* Parse `v` for `k` into c; -1 if it is not a value `k` takes. */
+static int set_value(struct kb_conf *c, const struct key *k, const char *v)
+{
+    char *field = (char *)c + k->off;
+
+    switch (k->kind) {
+    case K_MODE:
+        return v[0] == '\0' ? -1 : kb_parse_mode(v, (enum kb_mode *)(void *)field);
+    case K_POLICY:
+        if (strcmp(v, "warn") != 0 && strcmp(v, "fail") != 0)
+            return -1;
+        *(enum kb_policy *)(void *)field = strcmp(v, "fail") == 0 ? KB_POLICY_FAIL : KB_POLICY_WARN;
+        return 0;
+    case K_PATH:
+        return copy_path(field, k->size, v);
+    case K_ADDRESS:
+        return copy_address(field, k->size, v);
+    case K_SECONDS:
+        return parse_int(v, k->min, k->max, (int *)(void *)field);
+    }
+    return -1;
+}
+
+/* What `k` takes, for a message: "expected ...". */
+static void expected(const struct key *k, char *buf, size_t len)
+{
+    switch (k->kind) {
+    case K_MODE:
+        snprintf(buf, len, "yes, no or auto");
+        break;
+    case K_POLICY:
+        snprintf(buf, len, "warn or fail");
+        break;
+    case K_PATH:
+        snprintf(buf, len, "an absolute path without \"/../\", shorter than %zu bytes", k->size);
+        break;
+    case K_ADDRESS:
+        snprintf(buf, len, "HOST:PORT");
+        break;
+    case K_SECONDS:
+        snprintf(buf, len, "whole seconds from %d to %d", k->min, k->max);
+        break;
+    }
+}
+
+/* `value` for a message: at most 200 bytes of it. */
+#define SHOWN(value) (strlen(value) > 200 ? 200 : (int)strlen(value)), (value), (strlen(value) > 200 ? "..." : "")
+
+static int set_arg(struct kb_conf *c, const char *name, const char *v, char *err, size_t errlen)
+{
+    const struct key *k = find_key(name);
+    char want[128];
+    int n = 0;
+
+    if (k == NULL) {
+        n = snprintf(err, errlen, "unknown plugstack.conf argument \"%s\" (known:", name);
+        for (size_t i = 0; i < NKEYS && n >= 0 && (size_t)n < errlen; i++)
+            n += snprintf(err + n, errlen - (size_t)n, " %s", keys[i].name);
+        if (n >= 0 && (size_t)n < errlen)
+            snprintf(err + n, errlen - (size_t)n, ")");
         return -1;
     }
-    if (bad) {
-        snprintf(err, errlen, "bad value for plugstack.conf argument %s: \"%s\"", key, v);
+    if (set_value(c, k, v) != 0) {
+        expected(k, want, sizeof(want));
+        snprintf(err, errlen, "bad value for plugstack.conf argument %s: \"%.*s%s\" (expected %s)", name, SHOWN(v), want);
         return -1;
     }
+    c->set |= 1u << (k - keys);
     return 0;
 }
 
@@ -155,75 +223,88 @@ int kb_conf_parse_args(struct kb_conf *c, int ac, char **av, char *err, size_t e
         }
         memcpy(key, av[i], klen);
         key[klen] = '\0';
-        if (set_key(c, key, eq + 1, err, errlen) != 0)
+        if (set_arg(c, key, eq + 1, err, errlen) != 0)
             return -1;
     }
     return 0;
 }
 
-/* Trim spaces and tabs at both ends, in place. */
-static char *trim(char *s)
+/* [*s, *e) without the blanks at both ends (the helper's String.trim()). */
+static void trim(const char **s, const char **e)
 {
-    char *e;
+    static const char blanks[] = " \t\r\v\f";
 
-    while (*s == ' ' || *s == '\t' || *s == '\r')
-        s++;
-    e = s + strlen(s);
-    while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'))
-        *--e = '\0';
-    return s;
+    while (*s < *e && strchr(blanks, **s) != NULL)
+        (*s)++;
+    while (*e > *s && strchr(blanks, (*e)[-1]) != NULL)
+        (*e)--;
 }
 
-void kb_conf_apply_text(struct kb_conf *c, const char *text)
+int kb_conf_apply_text(struct kb_conf *c, const char *text, const char *file, char *err, size_t errlen)
 {
-    char line[2048];
+    const unsigned from_plugstack = c->set;
     const char *p = text;
+    struct kb_conf scratch; /* where a value plugstack.conf overrides is checked */
 
-    while (*p != '\0') {
-        const char *nl = strchr(p, '\n');
-        size_t n = nl ? (size_t)(nl - p) : strlen(p);
-        char *key, *val, *eq, *hash;
+    for (int line = 1; *p != '\0'; line++) {
+        const char *end = p + strcspn(p, "\n"), *hash = memchr(p, '#', (size_t)(end - p));
+        const char *stop = hash ? hash : end, *eq = memchr(p, '=', (size_t)(stop - p));
+        const char *ks = p, *ke = eq, *vs = eq + 1, *ve = stop;
+        const struct key *k = NULL;
+        char name[64], value[KB_PATH_LEN + 1], want[128];
 
-        if (n < sizeof(line)) {
-            memcpy(line, p, n);
-            line[n] = '\0';
-            if ((hash = strchr(line, '#')) != NULL)
-                *hash = '\0';
-            if ((eq = strchr(line, '=')) != NULL) {
-                char err[8];
-                *eq = '\0';
-                key = trim(line);
-                val = trim(eq + 1);
-                /* Only the keys the plugin's own checks depend on; plugstack.conf wins. */
-                if ((strcmp(key, "store") == 0 && !(c->set & KB_SET_STORE))
-                    || (strcmp(key, "munge_socket") == 0 && !(c->set & KB_SET_MUNGE_SOCKET))
-                    || (strcmp(key, "ccache_dir") == 0 && !(c->set & KB_SET_CCACHE_DIR))
-                    || (strcmp(key, "state_dir") == 0 && !(c->set & KB_SET_STATE_DIR))
-                    || (strcmp(key, "marker_dir") == 0 && !(c->set & KB_SET_MARKER_DIR))
-                    || (strcmp(key, "keeper_socket") == 0 && !(c->set & KB_SET_KEEPER_SOCKET)))
-                    (void)set_key(c, key, val, err, sizeof(err));
-                /* set_key marks these as set; that is harmless: the file only fills the gaps. */
+        if (eq != NULL) {
+            trim(&ks, &ke);
+            trim(&vs, &ve);
+            if ((size_t)(ke - ks) < sizeof(name)) {
+                memcpy(name, ks, (size_t)(ke - ks));
+                name[ke - ks] = '\0';
+                k = find_key(name);
             }
         }
-        p += n;
-        if (*p == '\n')
-            p++;
+        /* Only the keys the plugin's checks depend on; the others are the helper's to validate. */
+        if (k != NULL && k->in_file) {
+            size_t vlen = (size_t)(ve - vs) < sizeof(value) ? (size_t)(ve - vs) : sizeof(value) - 1;
+            /* plugstack.conf wins, but a bad value is an error all the same: the helper reads it too. */
+            struct kb_conf *into = (from_plugstack & (1u << (k - keys))) ? &scratch : c;
+
+            memcpy(value, vs, vlen);
+            value[vlen] = '\0';
+            /* A value too long for the buffer is too long for any field. Within the file the last line
+               wins, as for the helper; a refused value leaves the field as it was. */
+            if ((size_t)(ve - vs) >= sizeof(value) || set_value(into, k, value) != 0) {
+                expected(k, want, sizeof(want));
+                snprintf(err, errlen, "%s:%d: bad value for %s: \"%.*s%s\" (expected %s)", file, line, name,
+                         SHOWN(value), want);
+                return -1;
+            }
+        }
+        p = *end == '\n' ? end + 1 : end;
     }
+    return 0;
 }
 
-void kb_conf_read_file(struct kb_conf *c)
+int kb_conf_read_file(struct kb_conf *c, char *err, size_t errlen)
 {
     const char *path = c->config[0] ? c->config : KB_DEFAULT_CONFIG_FILE;
     char buf[65536];
-    ssize_t n;
+    ssize_t n = 0;
     size_t len = 0;
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 
     if (fd < 0)
-        return; /* the helper reports a missing explicit file with E_CONFIG */
-    while (len < sizeof(buf) - 1 && (n = read(fd, buf + len, sizeof(buf) - 1 - len)) > 0)
+        return 0; /* the helper reports a missing explicit file with E_CONFIG */
+    while (len < sizeof(buf) && (n = read(fd, buf + len, sizeof(buf) - len)) > 0)
         len += (size_t)n;
     close(fd);
+    if (n < 0) {
+        snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
+        return -1;
+    }
+    if (len == sizeof(buf)) {
+        snprintf(err, errlen, "%s: larger than %zu bytes, more than a config file can be", path, sizeof(buf) - 1);
+        return -1;
+    }
     buf[len] = '\0';
-    kb_conf_apply_text(c, buf);
+    return kb_conf_apply_text(c, buf, path, err, errlen);
 }

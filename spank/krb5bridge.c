@@ -5,7 +5,8 @@
  *   slurmstepd (root): give the job a private ccache (materialise) and export KRB5CCNAME,
  *     unless the job record shows it already has one (checked in C).
  *   job end (root, every node): destroy the job's ccache.
- * Remote hooks never fail: a failing remote init_post_opt drains the node on batch jobs.
+ * Hooks on a node never fail, not even on bad settings: a failing remote hook or epilog drains the
+ * node on batch jobs. Only the submit side refuses (bad settings; policy=fail; --krb5=yes).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -71,64 +72,88 @@ static enum kb_mode effective_mode(void)
     return opt_given ? opt_mode : conf.mode;
 }
 
-static int conf_loaded;
+static enum { CONF_UNREAD, CONF_OK, CONF_BAD } conf_state;
+static char conf_err[1024];
 
-/* Settings from plugstack.conf, then the config file; -1 (after logging why) on a bad argument. */
+/* Settings from plugstack.conf, then the config file, once per process; -1 (conf_err says why) if bad. */
 static int load_conf(int ac, char **av)
 {
-    char err[512];
+    if (conf_state == CONF_UNREAD) {
+        kb_conf_defaults(&conf);
+        conf_state = kb_conf_parse_args(&conf, ac, av, conf_err, sizeof(conf_err)) == 0
+                  && kb_conf_read_file(&conf, conf_err, sizeof(conf_err)) == 0 ? CONF_OK : CONF_BAD;
+    }
+    return conf_state == CONF_OK ? 0 : -1;
+}
 
-    if (conf_loaded)
-        return 0;
-    kb_conf_defaults(&conf);
-    if (kb_conf_parse_args(&conf, ac, av, err, sizeof(err)) != 0) {
-        slurm_error("krb5bridge: %s", err);
+static int submit_side(void)
+{
+    spank_context_t ctx = spank_context();
+    return ctx == S_CTX_LOCAL || ctx == S_CTX_ALLOCATOR;
+}
+
+/*
+ * A bad setting (conf_err names it and what it takes). On the submit side (srun, sbatch, salloc)
+ * the submission is refused (-1) and the user reads why. On a node (slurmstepd, slurmd, the epilog)
+ * failing would fail the job and drain the node ("batch job complete failure") over a setting, so
+ * the error goes to the node's log and krb5bridge does nothing for the job (`consequence`): 0.
+ */
+static int bad_settings(spank_t sp, const char *consequence)
+{
+    uint32_t job;
+
+    if (submit_side()) {
+        slurm_error("krb5bridge: %s. The job is not submitted: that setting must be fixed first "
+                    "(tell the site's administrators).", conf_err);
         return -1;
     }
-    kb_conf_read_file(&conf);
-    conf_loaded = 1;
+    if (spank_get_item(sp, S_JOB_ID, &job) == ESPANK_SUCCESS)
+        slurm_error("krb5bridge: %s. krb5bridge does nothing for job %" PRIu32 " on this node until that is fixed: "
+                    "%s; the node stays up.", conf_err, job, consequence);
+    else
+        slurm_error("krb5bridge: %s. krb5bridge does nothing for jobs on this node until that is fixed; "
+                    "the node stays up.", conf_err);
     return 0;
 }
 
 KB_EXPORT int slurm_spank_init(spank_t sp, int ac, char **av)
 {
-    spank_context_t ctx = spank_context();
     spank_err_t rc;
 
-    if (load_conf(ac, av) != 0)
-        return -1;
-    if (ctx == S_CTX_LOCAL || ctx == S_CTX_ALLOCATOR || ctx == S_CTX_REMOTE) {
+    /* Registered even with bad settings, so that slurmstepd still knows the option srun passes on. */
+    if (submit_side() || spank_context() == S_CTX_REMOTE) {
         if ((rc = spank_option_register(sp, &krb5_option)) != ESPANK_SUCCESS) {
             slurm_error("krb5bridge: cannot register --krb5: %s", spank_strerror(rc));
-            return ctx == S_CTX_REMOTE ? 0 : -1;
+            if (submit_side())
+                return -1;
         }
     }
+    if (load_conf(ac, av) != 0)
+        return bad_settings(sp, "the job runs without Kerberos credentials from krb5bridge");
     return 0;
 }
 
-/* argv: NODE HELPER VERB, then the settings every verb shares. Returns the next free index. */
-static int common_argv(char **argv, const char *verb)
+/* An option and its value. */
+static void add_opt(struct kb_argv *a, const char *name, const char *value)
 {
-    static char timeout[16];
-    int i = 0;
+    kb_argv_add(a, name);
+    kb_argv_add(a, value);
+}
 
-    snprintf(timeout, sizeof(timeout), "%d", conf.timeout);
-    argv[i++] = conf.node;
-    argv[i++] = conf.helper;
-    argv[i++] = (char *)verb;
-    if (conf.config[0]) {
-        argv[i++] = "--config";
-        argv[i++] = conf.config;
-    }
-    argv[i++] = "--store";
-    argv[i++] = conf.store;
-    if (conf.munge_socket[0]) {
-        argv[i++] = "--munge-socket";
-        argv[i++] = conf.munge_socket;
-    }
-    argv[i++] = "--timeout";
-    argv[i++] = timeout;
-    return i;
+/* argv: NODE HELPER VERB, then the settings every verb shares. */
+static void helper_argv(struct kb_argv *a, const char *verb)
+{
+    kb_argv_init(a);
+    kb_argv_add(a, conf.node);
+    kb_argv_add(a, conf.helper);
+    kb_argv_add(a, verb);
+    if (conf.config[0])
+        add_opt(a, "--config", conf.config);
+    add_opt(a, "--store", conf.store);
+    if (conf.munge_socket[0])
+        add_opt(a, "--munge-socket", conf.munge_socket);
+    kb_argv_add(a, "--timeout");
+    kb_argv_addf(a, "%d", conf.timeout);
 }
 
 /* Copy with truncation (snprintf "%s" would make -Wformat-truncation complain). */
@@ -141,18 +166,23 @@ static void copy_str(char *dst, size_t len, const char *src)
 }
 
 /* Run the helper; on failure describe it in `line`. Returns the exit status (0 = success). */
-static int run_helper(char **argv, char **envp, const char *verb, char *out, size_t outlen,
-                      char *line, size_t len, char *code, size_t codelen)
+static int run_helper(const struct kb_argv *argv, const struct kb_argv *envp, const char *verb, char *out,
+                      size_t outlen, char *line, size_t len, char *code, size_t codelen)
 {
-    struct kb_run_result *res = calloc(1, sizeof(*res));
+    struct kb_run_result *res;
     int status;
 
     code[0] = '\0';
-    if (res == NULL) {
+    if (argv->overflow || envp->overflow) {
+        snprintf(line, len, "krb5bridge: internal error: the helper %s command does not fit in %d arguments "
+                 "of %d bytes; please report it", verb, KB_ARGV_MAX, KB_ARGV_BUF);
+        return -1;
+    }
+    if ((res = calloc(1, sizeof(*res))) == NULL) {
         snprintf(line, len, "krb5bridge: out of memory");
         return -1;
     }
-    if (kb_run(conf.node, argv, envp, conf.timeout * 1000 + KB_GRACE_MS, res) != 0) {
+    if (kb_run(conf.node, argv->v, envp->v, conf.timeout * 1000 + KB_GRACE_MS, res) != 0) {
         copy_str(line, len, res->err);
         free(res);
         return -1;
@@ -186,16 +216,17 @@ static int push_failed(int status, const char *line)
     return 0;
 }
 
+/* What the user's push may see of the user's environment (besides PATH=KB_USER_PATH). */
+static const char *const user_env[] = { "HOME", "KRB5CCNAME", "KRB5_CONFIG" };
+
 static int push_hook(void)
 {
     char line[KB_LINE_LEN], msg[1024], why[1024], path[KB_PATH_LEN + 64], code[64];
-    char home[KB_PATH_LEN + 8], ccname[KB_PATH_LEN + 16], krb5conf[KB_PATH_LEN + 16];
     char principal[KB_LINE_LEN], until[32];
-    char *argv[24], *envp[8];
-    const char *v;
+    struct kb_argv argv, envp;
     time_t now = time(NULL), end;
     uid_t uid = getuid();
-    int t, i, e = 0, status;
+    int t, status;
 
     if (effective_mode() == KB_MODE_NO)
         return 0;
@@ -229,26 +260,17 @@ static int push_hook(void)
     }
 
     /* The user's own program with the user's privileges, but nothing that changes what runs. */
-    envp[e++] = KB_USER_PATH;
-    if ((v = getenv("HOME")) != NULL && strlen(v) < KB_PATH_LEN) {
-        snprintf(home, sizeof(home), "HOME=%s", v);
-        envp[e++] = home;
+    kb_argv_init(&envp);
+    kb_argv_add(&envp, KB_USER_PATH);
+    for (size_t k = 0; k < sizeof(user_env) / sizeof(user_env[0]); k++) {
+        const char *v = getenv(user_env[k]);
+        if (v != NULL && strlen(v) < KB_PATH_LEN)
+            kb_argv_addf(&envp, "%s=%s", user_env[k], v);
     }
-    if ((v = getenv("KRB5CCNAME")) != NULL && strlen(v) < KB_PATH_LEN) {
-        snprintf(ccname, sizeof(ccname), "KRB5CCNAME=%s", v);
-        envp[e++] = ccname;
-    }
-    if ((v = getenv("KRB5_CONFIG")) != NULL && strlen(v) < KB_PATH_LEN) {
-        snprintf(krb5conf, sizeof(krb5conf), "KRB5_CONFIG=%s", v);
-        envp[e++] = krb5conf;
-    }
-    envp[e] = NULL;
-    i = common_argv(argv, "push");
-    argv[i++] = "--marker-dir";
-    argv[i++] = conf.marker_dir;
-    argv[i] = NULL;
+    helper_argv(&argv, "push");
+    add_opt(&argv, "--marker-dir", conf.marker_dir);
 
-    status = run_helper(argv, envp, "push", NULL, 0, msg, sizeof(msg), code, sizeof(code));
+    status = run_helper(&argv, &envp, "push", NULL, 0, msg, sizeof(msg), code, sizeof(code));
     if (status == 0) {
         slurm_debug("krb5bridge: pushed the ticket to %s", conf.store);
         return 0;
@@ -259,21 +281,13 @@ static int push_hook(void)
 
 /* ---- slurmstepd: materialise, as root ---- */
 
-static char *root_env[3];
-static char root_krb5conf[KB_PATH_LEN + 16];
-
 /* An explicit minimal environment: nothing from the job reaches root's helper. */
-static char **root_envp(void)
+static void root_envp(struct kb_argv *envp)
 {
-    int e = 0;
-
-    root_env[e++] = KB_ROOT_PATH;
-    if (conf.krb5_config[0]) {
-        snprintf(root_krb5conf, sizeof(root_krb5conf), "KRB5_CONFIG=%s", conf.krb5_config);
-        root_env[e++] = root_krb5conf;
-    }
-    root_env[e] = NULL;
-    return root_env;
+    kb_argv_init(envp);
+    kb_argv_add(envp, KB_ROOT_PATH);
+    if (conf.krb5_config[0])
+        kb_argv_addf(envp, "KRB5_CONFIG=%s", conf.krb5_config);
 }
 
 static int export_ccache(spank_t sp, uint32_t job, const char *path)
@@ -289,23 +303,74 @@ static int export_ccache(spank_t sp, uint32_t job, const char *path)
     return 0;
 }
 
-/* Parse the helper's "KRB5CCNAME=FILE:<path>\n" into path; -1 if it is anything else. */
-static int parse_ccname(const char *out, char *path, size_t len)
-{
-    const char *prefix = "KRB5CCNAME=FILE:", *p = out + strlen(prefix);
-    size_t n;
+/* ---- compute node, as root: ask the node keeper, else run the helper ---- */
 
-    if (strncmp(out, prefix, strlen(prefix)) != 0)
-        return -1;
-    n = strcspn(p, "\n");
-    if (n == 0 || n >= len || p[n] != '\n' || p[n + 1] != '\0')
-        return -1;
-    memcpy(path, p, n);
-    path[n] = '\0';
-    return 0;
+/* What a verb done on the node gave, whoever did it. */
+struct kb_answer {
+    int status;                  /* 0 = done; > 0 = exit status (E_*); -1 = could not be done */
+    char out[KB_PATH_LEN + 128]; /* status 0: the answer (keeper's "ok" text, or the helper's stdout) */
+    char msg[1024];              /* status != 0: one line "krb5bridge: <what failed; what to do>" */
+    char code[64];               /* the registry code of a failure, "" if none */
+};
+
+/* Decides whether an answer can be used: 0, or -1 with why. */
+typedef int (*kb_answer_check)(const char *out, void *arg, char *why, size_t whylen);
+
+/*
+ * Do `verb` for `job`: ask the node keeper `request` (no Node start: a few ms); when no usable
+ * keeper answers (none, an untrusted socket, a timeout, a garbled answer, or an answer `check`
+ * refuses) run the helper with argv/envp instead, which does the same. An error the keeper answers
+ * is the verb's failure, as the helper's would be. `check` (NULL: any answer) verifies a success.
+ */
+static void keeper_else_helper(const char *verb, uint32_t job, const char *request, const struct kb_argv *argv,
+                               const struct kb_argv *envp, kb_answer_check check, void *arg, struct kb_answer *a)
+{
+    char why[1024];
+    int k = kb_keeper_request(conf.keeper_socket, 0, request, conf.timeout * 1000 + KB_GRACE_MS, a->out,
+                              sizeof(a->out), why, sizeof(why));
+
+    a->code[0] = a->msg[0] = '\0';
+    if (k > 0) {
+        a->status = k;
+        if (kb_error_line(a->out, a->msg, sizeof(a->msg), a->code, sizeof(a->code)) != 0)
+            kb_describe_status(k, a->msg, sizeof(a->msg));
+        return;
+    }
+    if (k == KB_KEEPER_OK) {
+        if (check == NULL || check(a->out, arg, why, sizeof(why)) == 0) {
+            a->status = 0;
+            return;
+        }
+        slurm_error("krb5bridge: job %" PRIu32 ": the keeper's answer is unusable (%s); running the helper", job, why);
+    } else {
+        slurm_debug("krb5bridge: job %" PRIu32 ": no keeper (%s); running the helper", job, why);
+    }
+    a->status = run_helper(argv, envp, verb, a->out, sizeof(a->out), a->msg, sizeof(a->msg), a->code,
+                           sizeof(a->code));
+    if (a->status == 0 && check != NULL && check(a->out, arg, why, sizeof(why)) != 0) {
+        a->status = -1;
+        snprintf(a->msg, sizeof(a->msg), "krb5bridge: the helper's answer is unusable (%.900s)", why);
+    }
 }
 
-/* Report a failed materialise (from the helper or the keeper); the job runs without credentials. */
+/* The job whose ccache a materialise answer must name, and where its path goes. */
+struct ccache_want {
+    uid_t uid;
+    uint32_t job;
+    char path[KB_PATH_LEN + 64];
+};
+
+/* Trust but verify: a materialise answer's ccache must pass the same checks as the fast path's. */
+static int answer_ccache(const char *out, void *arg, char *why, size_t whylen)
+{
+    struct ccache_want *w = arg;
+
+    if (kb_parse_ccname(out, w->path, sizeof(w->path), why, whylen) != 0)
+        return -1;
+    return kb_ccache_check(w->path, conf.ccache_dir, w->uid, w->job, why, whylen);
+}
+
+/* The job runs without credentials; a user the store does not know is no error in mode auto. */
 static void materialise_failed(int status, const char *msg, uint32_t job, uid_t uid)
 {
     if (effective_mode() == KB_MODE_AUTO && kb_status_is_not_found(status))
@@ -316,101 +381,50 @@ static void materialise_failed(int status, const char *msg, uint32_t job, uid_t 
                     (unsigned long)uid);
 }
 
-/*
- * Ask the node keeper (no Node start: a few ms). 0 = done (exported or reported); -1 = no usable
- * keeper: run the helper instead, which gives the job its credential just the same.
- */
-static int keeper_materialise(spank_t sp, uid_t uid, gid_t gid, uint32_t job)
-{
-    char req[128], out[KB_PATH_LEN + 64], why[1024], ccache[KB_PATH_LEN + 64];
-    const char *prefix = "KRB5CCNAME=FILE:";
-    int k;
-
-    snprintf(req, sizeof(req), "materialise %lu %lu %" PRIu32, (unsigned long)uid, (unsigned long)gid, job);
-    k = kb_keeper_request(conf.keeper_socket, 0, req, conf.timeout * 1000 + KB_GRACE_MS, out, sizeof(out), why,
-                          sizeof(why));
-    if (k == KB_KEEPER_UNAVAILABLE) {
-        slurm_debug("krb5bridge: job %" PRIu32 ": no keeper (%s); running the helper", job, why);
-        return -1;
-    }
-    if (k > 0) {
-        materialise_failed(k, out, job, uid);
-        return 0;
-    }
-    /* Trust but verify, as for the helper's answer. */
-    if (strncmp(out, prefix, strlen(prefix)) != 0 || strlen(out + strlen(prefix)) >= sizeof(ccache)) {
-        slurm_error("krb5bridge: job %" PRIu32 ": the keeper's answer is unusable; running the helper", job);
-        return -1;
-    }
-    snprintf(ccache, sizeof(ccache), "%s", out + strlen(prefix));
-    if (kb_ccache_check(ccache, conf.ccache_dir, uid, job, why, sizeof(why)) != 0) {
-        slurm_error("krb5bridge: job %" PRIu32 ": the keeper's ccache is unusable (%s); running the helper", job, why);
-        return -1;
-    }
-    export_ccache(sp, job, ccache);
-    return 0;
-}
-
 static int materialise_hook(spank_t sp)
 {
-    char ccache[KB_PATH_LEN + 64], why[1024], msg[1024], code[64], out[KB_PATH_LEN + 64];
-    char s_uid[16], s_gid[16], s_job[16];
-    char *argv[32];
-    uid_t uid;
+    char why[1024], req[128];
+    struct kb_argv argv, envp;
+    struct ccache_want want;
+    struct kb_answer a;
     gid_t gid;
-    uint32_t job;
-    int i, status;
 
     if (effective_mode() == KB_MODE_NO)
         return 0;
-    if (spank_get_item(sp, S_JOB_UID, &uid) != ESPANK_SUCCESS
+    if (spank_get_item(sp, S_JOB_UID, &want.uid) != ESPANK_SUCCESS
         || spank_get_item(sp, S_JOB_GID, &gid) != ESPANK_SUCCESS
-        || spank_get_item(sp, S_JOB_ID, &job) != ESPANK_SUCCESS) {
+        || spank_get_item(sp, S_JOB_ID, &want.job) != ESPANK_SUCCESS) {
         slurm_error("krb5bridge: cannot read the job's uid, gid or id; the job runs without Kerberos credentials");
         return 0;
     }
-    if (uid == 0)
+    if (want.uid == 0)
         return 0; /* the store never holds root's credentials */
 
-    if (kb_record_check(conf.state_dir, conf.ccache_dir, job, uid, 0, ccache, sizeof(ccache), why,
+    if (kb_record_check(conf.state_dir, conf.ccache_dir, want.job, want.uid, 0, want.path, sizeof(want.path), why,
                         sizeof(why)) == 0) {
-        export_ccache(sp, job, ccache);
+        export_ccache(sp, want.job, want.path);
         return 0;
     }
-    slurm_debug("krb5bridge: job %" PRIu32 ": materialising: %s", job, why);
-    if (keeper_materialise(sp, uid, gid, job) == 0)
-        return 0;
+    slurm_debug("krb5bridge: job %" PRIu32 ": materialising: %s", want.job, why);
 
-    snprintf(s_uid, sizeof(s_uid), "%lu", (unsigned long)uid);
-    snprintf(s_gid, sizeof(s_gid), "%lu", (unsigned long)gid);
-    snprintf(s_job, sizeof(s_job), "%" PRIu32, job);
-    i = common_argv(argv, "materialise");
-    argv[i++] = "--uid";
-    argv[i++] = s_uid;
-    argv[i++] = "--gid";
-    argv[i++] = s_gid;
-    argv[i++] = "--job";
-    argv[i++] = s_job;
-    argv[i++] = "--state-dir";
-    argv[i++] = conf.state_dir;
-    argv[i++] = "--ccache-dir";
-    argv[i++] = conf.ccache_dir;
-    argv[i] = NULL;
+    snprintf(req, sizeof(req), "materialise %lu %lu %" PRIu32, (unsigned long)want.uid, (unsigned long)gid,
+             want.job);
+    helper_argv(&argv, "materialise");
+    kb_argv_add(&argv, "--uid");
+    kb_argv_addf(&argv, "%lu", (unsigned long)want.uid);
+    kb_argv_add(&argv, "--gid");
+    kb_argv_addf(&argv, "%lu", (unsigned long)gid);
+    kb_argv_add(&argv, "--job");
+    kb_argv_addf(&argv, "%" PRIu32, want.job);
+    add_opt(&argv, "--state-dir", conf.state_dir);
+    add_opt(&argv, "--ccache-dir", conf.ccache_dir);
+    root_envp(&envp);
 
-    status = run_helper(argv, root_envp(), "materialise", out, sizeof(out), msg, sizeof(msg), code,
-                        sizeof(code));
-    if (status != 0) {
-        materialise_failed(status, msg, job, uid);
-        return 0;
-    }
-    /* Trust but verify: export only a file that passes the same checks as the fast path. */
-    if (parse_ccname(out, ccache, sizeof(ccache)) != 0
-        || kb_ccache_check(ccache, conf.ccache_dir, uid, job, why, sizeof(why)) != 0) {
-        slurm_error("krb5bridge: job %" PRIu32 ": the helper's answer is unusable (%s); the job runs without "
-                    "Kerberos credentials", job, parse_ccname(out, ccache, sizeof(ccache)) ? "no KRB5CCNAME line" : why);
-        return 0;
-    }
-    export_ccache(sp, job, ccache);
+    keeper_else_helper("materialise", want.job, req, &argv, &envp, answer_ccache, &want, &a);
+    if (a.status != 0)
+        materialise_failed(a.status, a.msg, want.job, want.uid);
+    else
+        export_ccache(sp, want.job, want.path);
     return 0;
 }
 
@@ -418,6 +432,8 @@ KB_EXPORT int slurm_spank_init_post_opt(spank_t sp, int ac, char **av)
 {
     (void)ac;
     (void)av;
+    if (conf_state != CONF_OK)
+        return 0; /* bad settings: init refused the submission, or logged them on the node */
     switch (spank_context()) {
     case S_CTX_LOCAL:
     case S_CTX_ALLOCATOR:
@@ -433,13 +449,12 @@ KB_EXPORT int slurm_spank_init_post_opt(spank_t sp, int ac, char **av)
 
 static int destroy(spank_t sp)
 {
-    char rec[KB_PATH_LEN + 40], msg[1024], code[64], s_uid[16], s_job[16];
-    char req[128], out[KB_PATH_LEN + 128], why[1024];
-    char *argv[24];
+    char rec[KB_PATH_LEN + 40], req[128];
+    struct kb_argv argv, envp;
+    struct kb_answer a;
     struct stat st;
     uid_t uid;
     uint32_t job;
-    int i, k;
 
     if (spank_get_item(sp, S_JOB_UID, &uid) != ESPANK_SUCCESS
         || spank_get_item(sp, S_JOB_ID, &job) != ESPANK_SUCCESS) {
@@ -453,28 +468,17 @@ static int destroy(spank_t sp)
 
     /* The keeper, if it runs, destroys without a Node start and forgets the job at once. */
     snprintf(req, sizeof(req), "destroy %lu %" PRIu32, (unsigned long)uid, job);
-    k = kb_keeper_request(conf.keeper_socket, 0, req, conf.timeout * 1000 + KB_GRACE_MS, out, sizeof(out), why,
-                          sizeof(why));
-    if (k == KB_KEEPER_OK)
-        return 0;
-    if (k > 0) {
-        slurm_error("%s (job %" PRIu32 ", uid %lu)", out, job, (unsigned long)uid);
-        return 0;
-    }
-    slurm_debug("krb5bridge: job %" PRIu32 ": no keeper (%s); running the helper", job, why);
+    helper_argv(&argv, "destroy");
+    kb_argv_add(&argv, "--uid");
+    kb_argv_addf(&argv, "%lu", (unsigned long)uid);
+    kb_argv_add(&argv, "--job");
+    kb_argv_addf(&argv, "%" PRIu32, job);
+    add_opt(&argv, "--state-dir", conf.state_dir);
+    root_envp(&envp);
 
-    snprintf(s_uid, sizeof(s_uid), "%lu", (unsigned long)uid);
-    snprintf(s_job, sizeof(s_job), "%" PRIu32, job);
-    i = common_argv(argv, "destroy");
-    argv[i++] = "--uid";
-    argv[i++] = s_uid;
-    argv[i++] = "--job";
-    argv[i++] = s_job;
-    argv[i++] = "--state-dir";
-    argv[i++] = conf.state_dir;
-    argv[i] = NULL;
-    if (run_helper(argv, root_envp(), "destroy", NULL, 0, msg, sizeof(msg), code, sizeof(code)) != 0)
-        slurm_error("%s (job %" PRIu32 ", uid %lu)", msg, job, (unsigned long)uid);
+    keeper_else_helper("destroy", job, req, &argv, &envp, NULL, NULL, &a);
+    if (a.status != 0)
+        slurm_error("%s (job %" PRIu32 ", uid %lu)", a.msg, job, (unsigned long)uid);
     return 0;
 }
 
@@ -485,7 +489,10 @@ static int destroy(spank_t sp)
  */
 KB_EXPORT int slurm_spank_job_epilog(spank_t sp, int ac, char **av)
 {
+    /* A failing epilog drains the node: always 0. */
     if (load_conf(ac, av) != 0)
-        return 0; /* logged; a failing epilog would drain the node */
-    return destroy(sp);
+        (void)bad_settings(sp, "its credential cache, if any, is not destroyed");
+    else
+        (void)destroy(sp);
+    return 0;
 }

@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -15,6 +16,46 @@
 #include <unistd.h>
 
 #define EXEC_FAIL_MSG "krb5bridge: cannot execute "
+
+void kb_argv_init(struct kb_argv *a)
+{
+    memset(a, 0, sizeof(*a));
+}
+
+static int argv_push(struct kb_argv *a, char *s)
+{
+    if (a->overflow || a->n >= KB_ARGV_MAX) {
+        a->overflow = 1;
+        return -1;
+    }
+    a->v[a->n++] = s;
+    a->v[a->n] = NULL;
+    return 0;
+}
+
+int kb_argv_add(struct kb_argv *a, const char *s)
+{
+    return argv_push(a, (char *)s);
+}
+
+int kb_argv_addf(struct kb_argv *a, const char *fmt, ...)
+{
+    size_t room = sizeof(a->buf) - a->used;
+    va_list ap;
+    int n;
+
+    va_start(ap, fmt);
+    n = vsnprintf(a->buf + a->used, room, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= room) { /* a partial copy past `used` is never referenced */
+        a->overflow = 1;
+        return -1;
+    }
+    if (argv_push(a, a->buf + a->used) != 0)
+        return -1;
+    a->used += (size_t)n + 1;
+    return 0;
+}
 
 static long long now_ms(void)
 {

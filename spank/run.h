@@ -9,6 +9,31 @@
 
 #include <stddef.h>
 
+/*
+ * A bounded argument (or environment) vector for kb_run: fixed capacity, always NULL-terminated.
+ * An add that does not fit is refused and marks the vector `overflow`; a caller must not run an
+ * overflowed vector (it would be a different command than the one asked for).
+ */
+#define KB_ARGV_MAX 32   /* entries, without the NULL */
+#define KB_ARGV_BUF 4096 /* bytes for the strings kb_argv_addf formats */
+
+struct kb_argv {
+    char *v[KB_ARGV_MAX + 1];
+    size_t n;
+    char buf[KB_ARGV_BUF];
+    size_t used;
+    int overflow;
+};
+
+void kb_argv_init(struct kb_argv *a);
+
+/* Append `s` itself (not a copy: it must outlive the vector). 0, or -1 (and overflow) if full. */
+int kb_argv_add(struct kb_argv *a, const char *s);
+
+/* Append a formatted copy kept in the vector's own buffer. 0, or -1 (and overflow) if it does not fit. */
+__attribute__((format(printf, 2, 3)))
+int kb_argv_addf(struct kb_argv *a, const char *fmt, ...);
+
 #define KB_RUN_OUT_MAX 65536 /* bytes kept per stream; the rest is read and dropped */
 
 struct kb_run_result {

@@ -62,10 +62,9 @@ void kb_describe_status(int status, char *line, size_t len)
         snprintf(line, len, "krb5bridge: the helper failed with exit status %d", status);
 }
 
-/* The last stderr line that starts with "krb5bridge: E_", copied without the code. */
-static int helper_line(const char *err, char *line, size_t len, char *code, size_t codelen)
+int kb_error_line(const char *text, char *line, size_t len, char *code, size_t codelen)
 {
-    const char *p = err, *found = NULL;
+    const char *p = text, *found = NULL;
 
     while (p != NULL && *p != '\0') {
         if (strncmp(p, "krb5bridge: E_", 14) == 0)
@@ -101,7 +100,7 @@ void kb_describe_failure(const struct kb_run_result *res, const char *verb, int 
                  (int)strcspn(res->err, "\n"), res->err);
     } else if (res->signal != 0) {
         snprintf(line, len, "krb5bridge: helper %s was killed by signal %d", verb, res->signal);
-    } else if (helper_line(res->err, line, len, code, codelen) == 0) {
+    } else if (kb_error_line(res->err, line, len, code, codelen) == 0) {
         /* the helper said it best */
     } else if (res->status > 0) {
         const char *c = kb_status_code(res->status);

@@ -22,6 +22,13 @@ int kb_status_is_no_ticket(int status);
 int kb_status_is_not_found(int status);
 
 /*
+ * The last line of `text` that starts with "krb5bridge: E_" (the helper's stderr, or the line of a
+ * keeper's error answer), as "krb5bridge: <message>" without the code, which goes to `code`.
+ * -1 if there is no such line.
+ */
+int kb_error_line(const char *text, char *line, size_t len, char *code, size_t codelen);
+
+/*
  * One line "krb5bridge: <what failed; what to do>" (no trailing newline) for a failed run of
  * `verb`: the helper's own last "krb5bridge: E_CODE: ..." stderr line without the code, or the
  * registry message for its exit status, or what happened (timeout, signal, exec failure).

@@ -338,6 +338,48 @@ static void record_tests(void)
     ok(record(state, out) == 0, "restored state_dir accepted again");
 }
 
+/* One parser for the helper's and the keeper's materialise answers. */
+static void ccname_tests(void)
+{
+    char path[32], big[64];
+
+    ok(kb_parse_ccname("KRB5CCNAME=FILE:/tmp/krb5cc_1_2_Ab9", path, sizeof(path), why, sizeof(why)) == 0,
+       "the keeper's answer (no newline) parses");
+    is_str(path, "/tmp/krb5cc_1_2_Ab9", "to its path");
+    path[0] = '\0';
+    ok(kb_parse_ccname("KRB5CCNAME=FILE:/tmp/krb5cc_1_2_Ab9\n", path, sizeof(path), why, sizeof(why)) == 0,
+       "the helper's answer (one line with its newline) parses");
+    is_str(path, "/tmp/krb5cc_1_2_Ab9", "to the same path");
+
+#define BAD(answer, want, name)                                                                   \
+    do {                                                                                          \
+        why[0] = '\0';                                                                            \
+        path[0] = 'X', path[1] = '\0';                                                            \
+        ok(kb_parse_ccname(answer, path, sizeof(path), why, sizeof(why)) == -1 && strcmp(path, "X") == 0, \
+           "refused, path untouched: %s", name);                                                  \
+        is_str(why, want, "and says why: %s", name);                                              \
+    } while (0)
+    BAD("/tmp/krb5cc_1_2_Ab9\n", "the answer \"/tmp/krb5cc_1_2_Ab9\" is not \"KRB5CCNAME=FILE:<path>\"", "no prefix");
+    BAD("KRB5CCNAME=MEMORY:x\n", "the answer \"KRB5CCNAME=MEMORY:x\" is not \"KRB5CCNAME=FILE:<path>\"",
+        "another ccache type");
+    BAD("ok KRB5CCNAME=FILE:/tmp/x", "the answer \"ok KRB5CCNAME=FILE:/tmp/x\" is not \"KRB5CCNAME=FILE:<path>\"",
+        "something before it");
+    BAD("KRB5CCNAME=FILE:", "the answer names an empty ccache path", "empty path");
+    BAD("KRB5CCNAME=FILE:\n", "the answer names an empty ccache path", "empty path with a newline");
+    BAD("KRB5CCNAME=FILE:/tmp/x\r\n", "the ccache path in the answer has a control character", "trailing CR");
+    BAD("KRB5CCNAME=FILE:/tmp/x\ttrailing", "the ccache path in the answer has a control character",
+        "trailing garbage after a tab");
+    BAD("KRB5CCNAME=FILE:/tmp/x\n\n", "the answer has more than one line", "an empty second line");
+    BAD("KRB5CCNAME=FILE:/tmp/x\nKRB5CCNAME=FILE:/tmp/y\n", "the answer has more than one line", "a second line");
+    BAD("KRB5CCNAME=FILE:tmp/x\n", "the ccache path \"tmp/x\" is not absolute", "relative path");
+    snprintf(big, sizeof(big), "KRB5CCNAME=FILE:/%031d", 0); /* 32 bytes: no room for the NUL */
+    BAD(big, "the ccache path is longer than 31 bytes", "too long for the buffer");
+    snprintf(big, sizeof(big), "KRB5CCNAME=FILE:/%030d", 0);
+    ok(kb_parse_ccname(big, path, sizeof(path), why, sizeof(why)) == 0 && strlen(path) == 31,
+       "a path of exactly 31 bytes fits a 32-byte buffer");
+#undef BAD
+}
+
 int main(void)
 {
     int root = geteuid() == 0;
@@ -348,6 +390,7 @@ int main(void)
     marker_line_tests();
     marker_file_tests(root);
     marker_stored_tests();
+    ccname_tests();
     if (root)
         record_tests();
     else

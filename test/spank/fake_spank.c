@@ -59,7 +59,7 @@ spank_err_t spank_get_item(spank_t sp, spank_item_t item, ...)
     spank_err_t rc = ESPANK_SUCCESS;
 
     (void)sp;
-    if (fake->items_fail)
+    if (fake->items_fail || fake->context == S_CTX_SLURMD) /* slurmd context has no job items */
         return ESPANK_NOT_AVAIL;
     va_start(ap, item);
     switch (item) {

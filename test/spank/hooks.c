@@ -10,9 +10,12 @@
 #include "tap.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -24,8 +27,8 @@ int slurm_spank_job_epilog(spank_t sp, int ac, char **av);
 #define ALICE 4343
 #define JOB 91
 
-static char dir[64], script[128], state[128], ccdir[128], markers[128], calls[128];
-static char a_node[160], a_helper[160], a_state[160], a_cc[160], a_mk[160], a_k5[160];
+static char dir[64], script[128], state[128], ccdir[128], markers[128], calls[128], ksock[96], kgot[128];
+static char a_node[160], a_helper[160], a_state[160], a_cc[160], a_mk[160], a_k5[160], a_ks[160];
 
 static const char *SCRIPT =
     "#!/bin/sh\n"
@@ -36,6 +39,7 @@ static const char *SCRIPT =
     "case $(cat $d/helper-mode 2>/dev/null) in\n"
     "  fail) echo 'krb5bridge: E_STORE_UNREACHABLE: cannot reach the credential store; check: 127.0.0.1:1' >&2; exit 21;;\n"
     "  ok) f=$d/cc/krb5cc_${uid}_${job}_Zz9Zz9; : > $f; chown $uid:$gid $f; chmod 600 $f; echo KRB5CCNAME=FILE:$f;;\n"
+    "  garbage) echo hello;;\n"
     "esac\n"
     "exit 0\n";
 
@@ -106,6 +110,63 @@ static int scenario(spank_context_t ctx, enum hook hook, const char *opt, char *
     return WIFEXITED(st) ? WEXITSTATUS(st) : 100 + WTERMSIG(st);
 }
 
+/*
+ * A node keeper that answers one connection on ksock with `reply` (plus "\n") and writes what it was
+ * asked to kgot. Returns its pid for keeper_done().
+ */
+static pid_t fake_keeper(const char *reply)
+{
+    struct sockaddr_un a = { .sun_family = AF_UNIX };
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0), c;
+    pid_t pid;
+
+    unlink(ksock);
+    unlink(kgot);
+    snprintf(a.sun_path, sizeof(a.sun_path), "%s", ksock);
+    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) != 0 || listen(fd, 4) != 0) {
+        perror("fake keeper");
+        exit(2);
+    }
+    fflush(stdout);
+    if ((pid = fork()) == 0) {
+        char got[600];
+        ssize_t n;
+        FILE *f;
+
+        if ((c = accept(fd, NULL, NULL)) < 0)
+            _exit(1);
+        n = read(c, got, sizeof(got) - 1);
+        got[n > 0 ? n : 0] = '\0';
+        if ((f = fopen(kgot, "w")) != NULL) {
+            fputs(got, f);
+            fclose(f);
+        }
+        if (dprintf(c, "%s\n", reply) < 0)
+            _exit(1);
+        close(c);
+        _exit(0);
+    }
+    close(fd);
+    return pid;
+}
+
+/* Stop the fake keeper (if nobody asked it) and remove its socket. */
+static void keeper_done(pid_t pid)
+{
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    unlink(ksock);
+}
+
+/* A job ccache of alice's in ccdir (a regular file, mode 0600) with this suffix; its path in cc. */
+static void make_job_ccache(char *cc, size_t len, const char *suffix)
+{
+    snprintf(cc, len, "%s/krb5cc_%d_%d_%s", ccdir, ALICE, JOB, suffix);
+    write_text(cc, "", 0600);
+    if (chown(cc, ALICE, ALICE) != 0)
+        perror(cc);
+}
+
 static void write_record(const char *cc)
 {
     char p[200], text[300];
@@ -148,16 +209,26 @@ static void make_tgt_ccache(const char *name)
     krb5_free_context(ctx);
 }
 
+#define KNOWN "(known: mode policy node helper config store munge_socket ccache_dir state_dir marker_dir timeout " \
+              "push_ttl krb5_config keeper_socket)"
+#define NOT_SUBMITTED ". The job is not submitted: that setting must be fixed first (tell the site's administrators).\n"
+#define TIMEOUT_ABC "bad value for plugstack.conf argument timeout: \"abc\" (expected whole seconds from 1 to 3600)"
+
 static void init_tests(void)
 {
-    char *bad[] = { "mode=auto", "bogus=1", NULL }, *good[] = { a_node, NULL };
+    char *bad[] = { "mode=auto", "bogus=1", NULL }, *good[] = { a_node, NULL }, *typo[] = { a_node, "timeout=abc", NULL };
 
-    ok(scenario(S_CTX_LOCAL, INIT_ONLY, NULL, bad) == 1, "init fails on an unknown plugstack argument");
-    ok(strstr(fake->log, "error: krb5bridge: unknown plugstack.conf argument \"bogus\"") != NULL,
-       "and logs its name");
+    ok(scenario(S_CTX_LOCAL, INIT_ONLY, NULL, bad) == 1, "srun: init fails on an unknown plugstack argument");
+    is_str(fake->log, "error: krb5bridge: unknown plugstack.conf argument \"bogus\" " KNOWN NOT_SUBMITTED,
+           "and the user reads which argument and what to do");
+    ok(scenario(S_CTX_ALLOCATOR, INIT_ONLY, NULL, typo) == 1, "sbatch: init fails on a bad plugstack value");
+    is_str(fake->log, "error: krb5bridge: " TIMEOUT_ABC NOT_SUBMITTED, "naming the argument and what it takes");
     ok(scenario(S_CTX_ALLOCATOR, INIT_ONLY, NULL, good) == 0 && fake->options == 1, "init registers one option");
     ok(strcmp(fake->option.name, "krb5") == 0 && fake->option.has_arg == 2, "--krb5[=yes|no|auto] (optional argument)");
     ok(scenario(S_CTX_REMOTE, POST_OPT, "maybe", good) == 2, "--krb5=maybe is refused by the option callback");
+    ok(scenario(S_CTX_SLURMD, INIT_ONLY, NULL, typo) == 0, "slurmd: a bad plugstack value does not fail init");
+    is_str(fake->log, "error: krb5bridge: " TIMEOUT_ABC ". krb5bridge does nothing for jobs on this node until that "
+                      "is fixed; the node stays up.\n", "it is logged, naming the argument");
 }
 
 static void local_tests(void)
@@ -235,8 +306,8 @@ static void local_tests(void)
 static void remote_tests(void)
 {
     char cc[200], want[600], *out;
-    char *args[] = { a_node, a_helper, a_state, a_cc, a_k5, NULL };
-    char *nonode[] = { "node=/nonexistent/node", a_helper, a_state, a_cc, NULL };
+    char *args[] = { a_node, a_helper, a_state, a_cc, a_k5, a_ks, NULL };
+    char *nonode[] = { "node=/nonexistent/node", a_helper, a_state, a_cc, a_ks, NULL };
 
     helper_mode("ok");
     ok(scenario(S_CTX_REMOTE, POST_OPT, NULL, args) == 0, "remote without a record: materialise");
@@ -270,14 +341,133 @@ static void remote_tests(void)
     ok(scenario(S_CTX_REMOTE, POST_OPT, NULL, args) == 0 && fake->setenv_calls == 0, "helper failure: hook returns 0");
     ok(strstr(fake->log, "error: krb5bridge: cannot reach the credential store; check: 127.0.0.1:1 (job 91, uid 4343). "
                          "The job runs without Kerberos credentials.") != NULL, "one clear error line");
+    helper_mode("garbage");
+    ok(scenario(S_CTX_REMOTE, POST_OPT, NULL, args) == 0 && fake->setenv_calls == 0,
+       "a helper answer that is no KRB5CCNAME line: nothing exported, hook returns 0");
+    is_str(fake->log, "error: krb5bridge: the helper's answer is unusable (the answer \"hello\" is not "
+                      "\"KRB5CCNAME=FILE:<path>\") (job 91, uid 4343). The job runs without Kerberos credentials.\n",
+           "one error line saying what the helper answered");
     helper_mode("ok");
+    memset(fake, 0, sizeof(*fake));
+}
+
+/* Bad settings on a node: logged, nothing done for the job, and the hooks succeed (no drain). */
+static void node_settings_tests(void)
+{
+    char cc[200], conf[160], a_conf[180], want[1200];
+    char *typo[] = { a_node, a_helper, a_state, a_cc, a_ks, "timeout=abc", NULL };
+    char *badfile[] = { a_node, a_helper, a_state, a_cc, a_ks, a_conf, NULL };
+
+    helper_mode("ok");
+    make_job_ccache(cc, sizeof(cc), "Zz9Zz9");
+    write_record(cc);
+
+    ok(scenario(S_CTX_REMOTE, POST_OPT, NULL, typo) == 0, "slurmstepd: a bad plugstack value: init and post_opt return 0");
+    ok(fake->options == 1, "--krb5 is still registered (srun passes it on)");
+    ok(fake->setenv_calls == 0 && access(calls, F_OK) != 0, "nothing is done for the job, not even the record fast path");
+    is_str(fake->log, "error: krb5bridge: " TIMEOUT_ABC ". krb5bridge does nothing for job 91 on this node until that is "
+                      "fixed: the job runs without Kerberos credentials from krb5bridge; the node stays up.\n",
+           "one error line naming krb5bridge, the argument, what it takes and the job");
+
+    snprintf(conf, sizeof(conf), "%s/bad.conf", dir);
+    snprintf(a_conf, sizeof(a_conf), "config=%s", conf);
+    write_text(conf, "# site settings\nstore = 127.0.0.1:7386\nccache_dir = tmp\n", 0644);
+    ok(scenario(S_CTX_REMOTE, POST_OPT, NULL, badfile) == 0 && fake->setenv_calls == 0 && access(calls, F_OK) != 0,
+       "slurmstepd: a bad config file value: hooks return 0, nothing done");
+    snprintf(want, sizeof(want), "error: krb5bridge: %s:3: bad value for ccache_dir: \"tmp\" (expected an absolute path "
+             "without \"/../\", shorter than 1024 bytes). krb5bridge does nothing for job 91 on this node until that is "
+             "fixed: the job runs without Kerberos credentials from krb5bridge; the node stays up.\n", conf);
+    is_str(fake->log, want, "the error names the file, the line, the key and the value");
+
+    ok(scenario(S_CTX_JOB_SCRIPT, EPILOG, NULL, typo) == 0 && access(calls, F_OK) != 0 && access(cc, F_OK) == 0,
+       "epilog: a bad plugstack value: returns 0, destroys nothing");
+    is_str(fake->log, "error: krb5bridge: " TIMEOUT_ABC ". krb5bridge does nothing for job 91 on this node until that is "
+                      "fixed: its credential cache, if any, is not destroyed; the node stays up.\n",
+           "and says what is left undone");
+    ok(scenario(S_CTX_LOCAL, INIT_ONLY, NULL, badfile) == 1, "srun: the same config file value refuses the submission");
+    snprintf(want, sizeof(want), "error: krb5bridge: %s:3: bad value for ccache_dir: \"tmp\" (expected an absolute path "
+             "without \"/../\", shorter than 1024 bytes)" NOT_SUBMITTED, conf);
+    is_str(fake->log, want, "naming the file and line");
+    unlink(conf);
+    unlink(cc);
+    snprintf(want, sizeof(want), "%s/jobs/%d", state, JOB);
+    unlink(want);
+    memset(fake, 0, sizeof(*fake));
+}
+
+/* The same materialise and destroy through the node keeper: one path, the helper only as fallback. */
+static void keeper_tests(void)
+{
+    char cc[200], reply[300], want[400], *got;
+    char *args[] = { a_node, a_helper, a_state, a_cc, a_ks, NULL };
+    pid_t k;
+
+    helper_mode("ok");
+    make_job_ccache(cc, sizeof(cc), "Kp1Kp1");
+    snprintf(want, sizeof(want), "%s/jobs/%d", state, JOB);
+    unlink(want);
+
+    snprintf(reply, sizeof(reply), "ok KRB5CCNAME=FILE:%s", cc);
+    k = fake_keeper(reply);
+    ok(scenario(S_CTX_REMOTE, POST_OPT, NULL, args) == 0 && access(calls, F_OK) != 0 && fake->log[0] == '\0',
+       "the keeper's ccache: no helper started, nothing logged");
+    keeper_done(k);
+    snprintf(want, sizeof(want), "FILE:%s", cc);
+    ok(fake->setenv_calls == 1, "KRB5CCNAME exported once");
+    is_str(fake->setenv_value, want, "to the keeper's ccache");
+    got = slurp(kgot);
+    snprintf(want, sizeof(want), "materialise %d %d %d\n", ALICE, ALICE, JOB);
+    is_str(got ? got : "", want, "the keeper was asked for this job's uid, gid and id");
+
+    k = fake_keeper("error 33 krb5bridge: E_NOT_FOUND: the store holds no credential for this user; the user must "
+                    "submit with a valid ticket (kinit): uid 4343");
+    ok(scenario(S_CTX_REMOTE, POST_OPT, NULL, args) == 0 && access(calls, F_OK) != 0 && fake->setenv_calls == 0,
+       "an error the keeper answers is the verb's failure: no helper started, nothing exported");
+    keeper_done(k);
+    is_str(fake->log, "info: krb5bridge: the store holds no credential for this user; the user must submit with a "
+                      "valid ticket (kinit): uid 4343 (job 91, uid 4343). The job runs without Kerberos credentials.\n",
+           "reported like the helper's failure (code left out, info in mode auto for a user the store does not know)");
+
+    k = fake_keeper("ok KRB5CCNAME=FILE:/etc/passwd");
+    ok(scenario(S_CTX_REMOTE, POST_OPT, NULL, args) == 0 && access(calls, F_OK) == 0 && fake->setenv_calls == 1,
+       "a keeper answer naming a file that is not the job's ccache: the helper is run instead");
+    keeper_done(k);
+    snprintf(want, sizeof(want), "error: krb5bridge: job 91: the keeper's answer is unusable (ccache /etc/passwd: not a "
+             "name %s/krb5cc_4343_91_XXXXXX); running the helper\n", ccdir);
+    is_str(fake->log, want, "saying why");
+    snprintf(want, sizeof(want), "FILE:%s/krb5cc_%d_%d_Zz9Zz9", ccdir, ALICE, JOB);
+    is_str(fake->setenv_value, want, "and the helper's ccache is exported");
+
+    k = fake_keeper("what?");
+    ok(scenario(S_CTX_REMOTE, POST_OPT, NULL, args) == 0 && access(calls, F_OK) == 0 && fake->log[0] == '\0'
+       && fake->setenv_calls == 1, "a garbled keeper answer: the helper is run, quietly (debug only)");
+    keeper_done(k);
+
+    /* destroy through the keeper */
+    write_record(cc);
+    k = fake_keeper("ok destroyed /tmp/x");
+    ok(scenario(S_CTX_JOB_SCRIPT, EPILOG, NULL, args) == 0 && access(calls, F_OK) != 0 && fake->log[0] == '\0',
+       "epilog: the keeper destroys, no helper started, nothing logged");
+    keeper_done(k);
+    got = slurp(kgot);
+    snprintf(want, sizeof(want), "destroy %d %d\n", ALICE, JOB);
+    is_str(got ? got : "", want, "the keeper was asked to destroy this job's ccache");
+    k = fake_keeper("error 40 krb5bridge: E_UNSAFE_PATH: refusing an unsafe path: /tmp/x is a symlink");
+    ok(scenario(S_CTX_JOB_SCRIPT, EPILOG, NULL, args) == 0 && access(calls, F_OK) != 0,
+       "epilog: an error the keeper answers is not retried with the helper");
+    keeper_done(k);
+    is_str(fake->log, "error: krb5bridge: refusing an unsafe path: /tmp/x is a symlink (job 91, uid 4343)\n",
+           "it is logged like the helper's");
+    snprintf(want, sizeof(want), "%s/jobs/%d", state, JOB);
+    unlink(want);
+    unlink(cc);
     memset(fake, 0, sizeof(*fake));
 }
 
 static void epilog_tests(void)
 {
     char cc[200], want[600], *out;
-    char *args[] = { a_node, a_helper, a_state, a_cc, NULL };
+    char *args[] = { a_node, a_helper, a_state, a_cc, a_ks, NULL };
     char *bad[] = { a_node, "bogus=1", NULL };
 
     snprintf(cc, sizeof(cc), "%s/krb5cc_%d_%d_Zz9Zz9", ccdir, ALICE, JOB);
@@ -292,7 +482,9 @@ static void epilog_tests(void)
              "--state-dir\n%s\n---\nPATH=/usr/sbin:/usr/bin:/sbin:/bin\n", ALICE, JOB, state);
     is_str(out ? out : "", want, "destroy argv and minimal env");
     ok(scenario(S_CTX_JOB_SCRIPT, EPILOG, NULL, bad) == 0, "epilog with a bad argument still returns 0 (no drain)");
-    ok(strstr(fake->log, "unknown plugstack.conf argument") != NULL, "but logs it");
+    is_str(fake->log, "error: krb5bridge: unknown plugstack.conf argument \"bogus\" " KNOWN ". krb5bridge does nothing "
+                      "for job 91 on this node until that is fixed: its credential cache, if any, is not destroyed; the "
+                      "node stays up.\n", "but logs it");
 }
 
 int main(void)
@@ -308,6 +500,8 @@ int main(void)
     snprintf(ccdir, sizeof(ccdir), "%s/cc", dir);
     snprintf(markers, sizeof(markers), "%s/markers", dir);
     snprintf(calls, sizeof(calls), "%s/calls", dir);
+    snprintf(ksock, sizeof(ksock), "%s/keeper.sock", dir);
+    snprintf(kgot, sizeof(kgot), "%s/keeper-got", dir);
     mkdir(ccdir, 0755);
     mkdir(markers, 0755);
     {
@@ -321,12 +515,15 @@ int main(void)
     snprintf(a_cc, sizeof(a_cc), "ccache_dir=%s", ccdir);
     snprintf(a_mk, sizeof(a_mk), "marker_dir=%s", markers);
     snprintf(a_k5, sizeof(a_k5), "krb5_config=/etc/krb5-site.conf");
+    snprintf(a_ks, sizeof(a_ks), "keeper_socket=%s", ksock); /* no keeper there unless a test starts one */
     setenv("KRB5BRIDGE_CONFIG", "/nonexistent", 1); /* the plugin never reads this */
 
     init_tests();
     local_tests();
     if (root) {
         remote_tests();
+        node_settings_tests();
+        keeper_tests();
         epilog_tests();
     } else {
         tap_skip(1, "remote and epilog scenarios need root (chown of the job ccache)");

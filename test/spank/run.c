@@ -116,6 +116,35 @@ static int child(const char *what, char **rest)
     return 99;
 }
 
+/* The argv builder: bounded, NULL-terminated, and an overflow is sticky and refused. */
+static void argv_tests(void)
+{
+    static struct kb_argv a;
+    char big[KB_ARGV_BUF];
+    int i, refused = 0;
+
+    kb_argv_init(&a);
+    ok(a.n == 0 && a.v[0] == NULL && !a.overflow, "a new vector is empty and NULL-terminated");
+    ok(kb_argv_add(&a, "/usr/bin/node") == 0 && kb_argv_addf(&a, "--uid=%lu", 4343UL) == 0 && a.n == 2
+       && a.v[2] == NULL, "add and addf append and keep the NULL at the end");
+    is_str(a.v[1], "--uid=4343", "addf keeps its own formatted copy");
+    for (i = 2; i < KB_ARGV_MAX; i++)
+        refused |= kb_argv_add(&a, "x") != 0;
+    ok(!refused && a.n == KB_ARGV_MAX && a.v[KB_ARGV_MAX] == NULL && !a.overflow,
+       "exactly KB_ARGV_MAX (%d) entries fit, still NULL-terminated", KB_ARGV_MAX);
+    ok(kb_argv_add(&a, "one too many") == -1 && a.overflow && a.n == KB_ARGV_MAX && a.v[KB_ARGV_MAX] == NULL,
+       "one more is refused, marks the overflow and writes nothing past the end");
+    ok(kb_argv_addf(&a, "%d", 1) == -1 && a.n == KB_ARGV_MAX, "addf on a full vector is refused too");
+
+    kb_argv_init(&a);
+    memset(big, 'a', sizeof(big) - 2);
+    big[sizeof(big) - 2] = '\0'; /* KB_ARGV_BUF - 2 characters + NUL: fits the buffer exactly once */
+    ok(kb_argv_addf(&a, "%s", big) == 0 && a.used == KB_ARGV_BUF - 1, "addf may fill the string buffer");
+    ok(kb_argv_addf(&a, "%s", "ab") == -1 && a.overflow && a.n == 1 && a.v[1] == NULL,
+       "a formatted string that does not fit is refused and marks the overflow");
+    ok(kb_argv_add(&a, "x") == -1 && a.n == 1, "after an overflow every add is refused (the vector stays as it was)");
+}
+
 static int run(char **argv, char **envp, int timeout_ms, struct kb_run_result *res)
 {
     return kb_run(self, argv, envp, timeout_ms, res);
@@ -149,6 +178,8 @@ int main(int argc, char **argv)
         return child(argv[2], argv + 3);
     if (readlink("/proc/self/exe", self, sizeof(self) - 1) < 0)
         return 2;
+
+    argv_tests();
 
     {
         char *a[] = { "run.t", NULL };

@@ -13,6 +13,7 @@ import { ticketCommand } from './ticket';
 import { keeperCommand } from './keeper';
 import { aclCommand } from './acl';
 import { rotateKeyCommand } from './rotate-key';
+import { configCommand } from './config';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const commands: CommandModule<any, any>[] = [pushCommand, serveCommand, pingCommand, listCommand, showCommand, removeCommand, materialiseCommand, destroyCommand, keeperCommand, ticketCommand, aclCommand, rotateKeyCommand, errorsCommand];
+export const commands: CommandModule<any, any>[] = [pushCommand, serveCommand, pingCommand, listCommand, showCommand, removeCommand, materialiseCommand, destroyCommand, keeperCommand, ticketCommand, aclCommand, rotateKeyCommand, errorsCommand, configCommand];
