@@ -3,7 +3,7 @@
  * down or hung. Each case asserts the exact refusal the user sees and that the node is not drained.
  */
 import { copyFileSync, chownSync, rmSync } from 'node:fs';
-import { Cluster, HELPER, User, clusterForFile } from '../lib/cluster';
+import { Cluster, User, clusterForFile } from '../lib/cluster';
 
 let c: Cluster;
 let alice: User;
@@ -33,15 +33,15 @@ const noJobCcache = (stdout: string, u: User): void => {
 const bridgeLines = (stderr: string): string[] => stderr.split('\n').filter((l) => l.includes('krb5bridge'));
 
 test('a user cannot push another user\'s ticket, even with a copy of its ccache', () => {
-  expect(c.as(alice.name, [...HELPER, 'push', '--no-marker']).code).toBe(0);
-  const before = c.root([...HELPER, 'show', '--uid', String(alice.uid), '--json', '--config', c.bridgeConfig]);
+  expect(c.as(alice.name, [...c.helper, 'push', '--no-marker']).code).toBe(0);
+  const before = c.root([...c.helper, 'show', '--uid', String(alice.uid), '--json', '--config', c.bridgeConfig]);
   expect(before.code).toBe(0);
 
   const copy = `/tmp/kbtest-stolen-${process.pid}`;
   copyFileSync(alice.ccache.replace(/^FILE:/, ''), copy);
   chownSync(copy, bob.uid, bob.gid);
   try {
-    const r = c.as(bob.name, [...HELPER, 'push', '--ccache', `FILE:${copy}`]);
+    const r = c.as(bob.name, [...c.helper, 'push', '--ccache', `FILE:${copy}`]);
     expect(r.code).toBe(30);
     expect(r.stderr).toMatch(new RegExp(`^krb5bridge: E_PRINCIPAL_MISMATCH: .*${alice.name}@${c.realm}`, 'm'));
     expect(bridgeLines(r.stderr)).toHaveLength(1);
@@ -49,14 +49,14 @@ test('a user cannot push another user\'s ticket, even with a copy of its ccache'
     rmSync(copy, { force: true });
   }
   // Nothing stored for bob, alice's credential unchanged.
-  const bobShow = c.root([...HELPER, 'show', '--uid', String(bob.uid), '--json', '--config', c.bridgeConfig]);
+  const bobShow = c.root([...c.helper, 'show', '--uid', String(bob.uid), '--json', '--config', c.bridgeConfig]);
   expect(bobShow.code).toBe(33);
-  const after = c.root([...HELPER, 'show', '--uid', String(alice.uid), '--json', '--config', c.bridgeConfig]);
+  const after = c.root([...c.helper, 'show', '--uid', String(alice.uid), '--json', '--config', c.bridgeConfig]);
   expect(after.stdout).toBe(before.stdout);
 });
 
 test('a user cannot fetch credentials from the store: only root may', () => {
-  const r = c.as(bob.name, [...HELPER, 'show', '--uid', String(alice.uid)]);
+  const r = c.as(bob.name, [...c.helper, 'show', '--uid', String(alice.uid)]);
   expect(r.code).toBe(32);
   expect(r.stderr).toMatch(/^krb5bridge: E_PERMISSION: /m);
 });

@@ -121,12 +121,12 @@ test("pushing someone else's ticket is refused E_PRINCIPAL_MISMATCH", async () =
 });
 
 test('fetch as a non-root user is refused E_PERMISSION (the real client, run as that user)', async () => {
-  const asBob = await clientAs(BOB, runner, ['fetchCreds', address, c.mungeSocket, String(aliceUid)]);
+  const asBob = await clientAs(c, BOB, runner, ['fetchCreds', address, c.mungeSocket, String(aliceUid)]);
   expect(asBob).toMatchObject({ ok: false, code: 'E_PERMISSION' });
   expect(asBob.message).toContain('only root can');
-  const asAlice = await clientAs(ALICE, runner, ['fetchCreds', address, c.mungeSocket, String(aliceUid)]);
+  const asAlice = await clientAs(c, ALICE, runner, ['fetchCreds', address, c.mungeSocket, String(aliceUid)]);
   expect(asAlice.code).toBe('E_PERMISSION');
-  const asRoot = await clientAs('root', runner, ['fetchCreds', address, c.mungeSocket, String(aliceUid)]);
+  const asRoot = await clientAs(c, 'root', runner, ['fetchCreds', address, c.mungeSocket, String(aliceUid)]);
   expect(asRoot).toEqual({ ok: true, result: { principal: `${ALICE}@${c.realm}` } });
 });
 
