@@ -77,7 +77,9 @@ maybe('test cluster (plugin off)', () => {
     expect(started).toHaveLength(4);
     const t0 = Date.now();
     c.down();
-    expect(Date.now() - t0).toBeLessThan(2000);
+    // A generous bound, not a speed test: down's own waits add up to under 1 s (TERM, 0.6 s, then
+    // KILL), and it must not hang on a daemon that ignores TERM. A loaded 2-core machine took 3.3 s.
+    expect(Date.now() - t0).toBeLessThan(20_000);
     for (const p of started) expect(pidAlive(p)).toBe(false);
     expect(Object.values(c.status()).every((p) => p === undefined)).toBe(true);
     c.down();
