@@ -5,6 +5,7 @@
  */
 const fs = require('node:fs');
 const path = require('node:path');
+const { otherRuns } = require('./other-runs');
 
 module.exports = async function globalSetup() {
   const run = `${Date.now()}-${process.pid}`;
@@ -19,7 +20,7 @@ module.exports = async function globalSetup() {
   const dir = path.resolve(__dirname, '..', '..', 'build');
   fs.mkdirSync(dir, { recursive: true });
   const file = path.join(dir, `tmp-before.${run}.json`);
-  fs.writeFileSync(file, JSON.stringify({ run, entries }));
+  fs.writeFileSync(file, JSON.stringify({ run, entries, othersAtStart: otherRuns(run) }));
   process.env.KRB5BRIDGE_TEST_RUN = run;
   process.env.KRB5BRIDGE_TMP_SNAPSHOT = file;
 };
