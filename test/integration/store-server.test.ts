@@ -2,6 +2,7 @@
  * The store server for real: a real munged and KDC (scripts/testcluster --only kdc,munge), the
  * server built in this process on port 0, clients as root and as ordinary users.
  */
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import { join } from 'node:path';
@@ -112,7 +113,7 @@ test("pushing someone else's ticket is refused E_PRINCIPAL_MISMATCH", async () =
   // Bob holds a copy of Alice's ccache (as if stolen): the ticket maps to Alice, not Bob.
   const copy = join(c.dir, 'users', BOB, 'alice.ccache');
   fs.copyFileSync(ccacheOf(c, ALICE).slice(5), copy);
-  const bobUid = Number(require('node:child_process').execFileSync('id', ['-u', BOB], { encoding: 'utf8' }).trim());
+  const bobUid = Number(execFileSync('id', ['-u', BOB], { encoding: 'utf8' }).trim());
   fs.chownSync(copy, bobUid, bobUid);
   const r = await helperAs(c, BOB, cli(['push', '--ccache', `FILE:${copy}`, '--no-marker']));
   expect(r.status).toBe(30);
