@@ -51,8 +51,17 @@ typecheck: node_modules/.package-lock.json
 deps:
 	scripts/deps
 
+# Every test ends with one line "tests: N passed, N failed" (scripts/test-summary); see jest.config.js.
+# test-unit: no daemon (type check, lint, shellcheck, docs paths, unit tests, the plugin's C tests);
+# test-e2e: everything that starts daemons (KDC and munged alone, the whole cluster, the demo x3).
 test: deps build
 	scripts/run-tests
+
+test-unit: deps build
+	scripts/run-tests --selectProjects static unit final
+
+test-e2e: deps build
+	scripts/run-tests --selectProjects integration e2e final
 
 demo: deps build
 	scripts/demo
