@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig, parseAddress, parseConfigText } from '../../helper/src/config/config';
@@ -48,6 +48,7 @@ describe('addresses', () => {
 
 describe('loadConfig', () => {
   const dir = mkdtempSync(join(tmpdir(), 'krb5bridge-config-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   test('defaults, then file, then flags', () => {
     const file = join(dir, 'a.conf');

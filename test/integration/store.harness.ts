@@ -5,19 +5,24 @@
  */
 import { execFile, execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { buildSync } from 'esbuild';
 import koffi from 'koffi';
 
 export const REPO = resolve(__dirname, '../..');
 export const TESTCLUSTER = join(REPO, 'scripts/testcluster');
-export const HELPER = join(REPO, 'build/krb5bridge.mjs');
 
 export interface Cluster {
   dir: string;
   realm: string;
   mungeSocket: string;
   krb5Config: string;
+  /**
+   * The helper bundle testcluster installed into DIR/install (TC_HELPER), and the node_modules beside
+   * it (koffi): what test users run, readable by them even when the checkout is in a 0700 directory.
+   */
+  helper: string;
+  nodeModules: string;
 }
 
 export function clusterUp(): Cluster {
@@ -33,7 +38,8 @@ export function clusterUp(): Cluster {
   // test file a copy of process.env, so set the C library's environment directly.
   process.env.KRB5_CONFIG = env.KRB5_CONFIG!;
   koffi.load('libc.so.6').func('int setenv(str name, str value, int overwrite)')('KRB5_CONFIG', env.KRB5_CONFIG!, 1);
-  return { dir, realm: env.TC_REALM!, mungeSocket: env.TC_MUNGE_SOCKET!, krb5Config: env.KRB5_CONFIG! };
+  const helper = env.TC_HELPER!;
+  return { dir, realm: env.TC_REALM!, mungeSocket: env.TC_MUNGE_SOCKET!, krb5Config: env.KRB5_CONFIG!, helper, nodeModules: join(dirname(helper), 'node_modules') };
 }
 
 export function clusterDown(c: Cluster | undefined): void {
@@ -67,14 +73,14 @@ export function run(cmd: string, args: string[], env?: NodeJS.ProcessEnv): Promi
   });
 }
 
-/** Run the built helper as `user` (testcluster `as`: clean environment, the user's ccache). */
+/** Run the installed helper as `user` (testcluster `as`: clean environment, the user's ccache). */
 export function helperAs(c: Cluster, user: string, args: string[]): Promise<RunResult> {
-  return run(TESTCLUSTER, ['as', user, '--dir', c.dir, '--', process.execPath, HELPER, ...args]);
+  return run(TESTCLUSTER, ['as', user, '--dir', c.dir, '--', process.execPath, c.helper, ...args]);
 }
 
-/** Run the built helper as root with the test realm's krb5.conf. */
+/** Run the installed helper as root with the test realm's krb5.conf. */
 export function helperAsRoot(c: Cluster, args: string[]): Promise<RunResult> {
-  return run(process.execPath, [HELPER, ...args], { PATH: '/usr/bin:/bin', KRB5_CONFIG: c.krb5Config });
+  return run(process.execPath, [c.helper, ...args], { PATH: '/usr/bin:/bin', KRB5_CONFIG: c.krb5Config });
 }
 
 /**
@@ -118,13 +124,17 @@ export function bundleClientRunner(dir: string): string {
   return out;
 }
 
-/** Run the client runner as `user` (root: 'root'); koffi comes from the repo's node_modules. */
-export function runnerEnv(extra: string[] = []): string[] {
-  return ['env', '-i', 'PATH=/usr/bin:/bin', `NODE_PATH=${join(REPO, 'node_modules')}`, ...extra];
+/**
+ * The environment of the client runner (bundled into the cluster directory, readable by test users):
+ * koffi comes from the node_modules installed beside the helper, not the checkout's.
+ */
+export function runnerEnv(c: Cluster, extra: string[] = []): string[] {
+  return ['env', '-i', 'PATH=/usr/bin:/bin', `NODE_PATH=${c.nodeModules}`, ...extra];
 }
 
-export async function clientAs(user: string, runner: string, args: string[]): Promise<{ ok: boolean; code?: string; message?: string; result?: unknown }> {
-  const env = runnerEnv();
+/** Run the client runner as `user` (root: 'root'). */
+export async function clientAs(c: Cluster, user: string, runner: string, args: string[]): Promise<{ ok: boolean; code?: string; message?: string; result?: unknown }> {
+  const env = runnerEnv(c);
   const cmd = user === 'root' ? [...env, process.execPath, runner, ...args] : ['runuser', '-u', user, '--', ...env, process.execPath, runner, ...args];
   const r = await run(cmd[0]!, cmd.slice(1));
   try {

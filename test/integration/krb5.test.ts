@@ -3,6 +3,7 @@
  * trips, the ccache libkrb5 writes being usable by klist and kvno, and refusals with exact codes.
  */
 import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { haveKdc, setNativeEnv, startKdc, TestKdc } from './krb5kdc';
@@ -164,7 +165,7 @@ describeKdc('krb5 with a real KDC', () => {
     expect(codeOf(() => k.ccacheBytesFromKrbCred(Buffer.from([0x76, 0x82, 0xff, 0xff])))).toBe('E_PROTOCOL');
     // random bytes behind a KRB-CRED tag: never a crash
     for (let i = 0; i < 200; i++) {
-      const junk = Buffer.concat([Buffer.from([0x76]), require('node:crypto').randomBytes(1 + (i % 300))]);
+      const junk = Buffer.concat([Buffer.from([0x76]), randomBytes(1 + (i % 300))]);
       expect(codeOf(() => k.parseKrbCred(junk))).toBe('E_PROTOCOL');
     }
     // Every single-byte corruption and every truncation of a real message: parses or is

@@ -12,7 +12,7 @@ import { ping } from '../../helper/src/client/client';
 import { defaultConfig } from '../../helper/src/config/config';
 import { mungeEncode } from '../../helper/src/munge';
 import { FrameDecoder, MAX_FRAME } from '../../helper/src/wire/frame';
-import { Cluster, HELPER, clusterDown, clusterUp } from './store.harness';
+import { Cluster, clusterDown, clusterUp } from './store.harness';
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20240611);
 const TOTAL = 100_000;
@@ -38,7 +38,7 @@ beforeAll(async () => {
   c = clusterUp();
   const log = join(c.dir, 'fuzz-store.log');
   const fd = fs.openSync(log, 'a');
-  proc = spawn(process.execPath, [HELPER, 'serve', '--listen', '127.0.0.1:0', '--state-dir', join(c.dir, 'fuzz-state'), '--munge-socket', c.mungeSocket, '--key-file', join(c.dir, 'fuzz.key'), '--job-bound', 'no', '--audit-log', join(c.dir, 'fuzz-audit.log')], {
+  proc = spawn(process.execPath, [c.helper, 'serve', '--listen', '127.0.0.1:0', '--state-dir', join(c.dir, 'fuzz-state'), '--munge-socket', c.mungeSocket, '--key-file', join(c.dir, 'fuzz.key'), '--job-bound', 'no', '--audit-log', join(c.dir, 'fuzz-audit.log')], {
     env: { PATH: '/usr/bin:/bin', KRB5_CONFIG: c.krb5Config },
     stdio: ['ignore', 'ignore', fd],
   });
