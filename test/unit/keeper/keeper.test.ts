@@ -8,14 +8,14 @@ import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, mkdtempSync, re
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Krb5BridgeError } from '../../helper/src/errors';
-import { parseKeeperRequest } from '../../helper/src/keeper/protocol';
-import { expandHostlist } from '../../helper/src/slurm/hostlist';
-import { jobsOnNode } from '../../helper/src/slurm/squeue';
-import { replaceCcache } from '../../helper/src/keeper/replace';
-import { Keeper } from '../../helper/src/keeper/keeper';
-import { build } from '../../helper/src/keeper/server';
-import { ensureJobsDir, writeRecord } from '../../helper/src/node/record';
+import { Krb5BridgeError } from '../../../helper/src/errors';
+import { parseKeeperRequest } from '../../../helper/src/keeper/protocol';
+import { expandHostlist } from '../../../helper/src/slurm/hostlist';
+import { jobsOnNode } from '../../../helper/src/slurm/squeue';
+import { replaceCcache } from '../../../helper/src/keeper/replace';
+import { Keeper } from '../../../helper/src/keeper/keeper';
+import { build } from '../../../helper/src/keeper/server';
+import { ensureJobsDir, writeRecord } from '../../../helper/src/node/record';
 
 const isRoot = process.getuid?.() === 0;
 const rootTest = isRoot ? test : test.skip;

@@ -3,12 +3,12 @@
  * drops, backs off, and that a push landing during a renewal wins. The KDC side (renewKrbCred) is
  * tested against a real KDC in renew.test.ts; here it is a function the test controls.
  */
-import { Krb5BridgeError } from '../../helper/src/errors';
-import type { RenewedTgt } from '../../helper/src/krb5';
-import { Renewer } from '../../helper/src/renewer/renewer';
-import type { AuditEvent } from '../../helper/src/audit/audit';
-import type { StoredCredential } from '../../helper/src/records/types';
-import { memoryRecords } from '../lib/records';
+import { Krb5BridgeError } from '../../../helper/src/errors';
+import type { RenewedTgt } from '../../../helper/src/krb5';
+import { Renewer } from '../../../helper/src/renewer/renewer';
+import type { AuditEvent } from '../../../helper/src/audit/audit';
+import type { StoredCredential } from '../../../helper/src/records/types';
+import { memoryRecords } from '../../lib/records';
 
 const T = 2_000_000_000;
 

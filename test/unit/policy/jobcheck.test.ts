@@ -3,8 +3,8 @@
  * per-job cache (5,000 concurrent node fetches of one job cost one squeue). The commands' output
  * here is the exact format Slurm 22.05 prints (the real slurmctld is exercised in e2e/policy).
  */
-import { expandHostlist } from '../../helper/src/slurm/hostlist';
-import { JobChecker } from '../../helper/src/policy/jobcheck';
+import { expandHostlist } from '../../../helper/src/slurm/hostlist';
+import { JobChecker } from '../../../helper/src/policy/jobcheck';
 
 describe('hostlist', () => {
   test.each([

@@ -5,12 +5,13 @@
  */
 import { execFile, execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, readFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join } from 'node:path';
 import { buildSync } from 'esbuild';
-import koffi from 'koffi';
+import { setNativeEnv } from './kdc';
 
-export const REPO = resolve(__dirname, '../..');
-export const TESTCLUSTER = join(REPO, 'scripts/testcluster');
+import { REPO, TESTCLUSTER } from './cluster';
+
+export { REPO, TESTCLUSTER };
 
 export interface Cluster {
   dir: string;
@@ -34,10 +35,8 @@ export function clusterUp(): Cluster {
     const m = /^export (\w+)=(.*)$/.exec(line);
     if (m) env[m[1]!] = m[2]!;
   }
-  // The store under test runs in this process: libkrb5 must see the test realm. Jest gives each
-  // test file a copy of process.env, so set the C library's environment directly.
-  process.env.KRB5_CONFIG = env.KRB5_CONFIG!;
-  koffi.load('libc.so.6').func('int setenv(str name, str value, int overwrite)')('KRB5_CONFIG', env.KRB5_CONFIG!, 1);
+  // The store under test runs in this process: libkrb5 must see the test realm.
+  setNativeEnv('KRB5_CONFIG', env.KRB5_CONFIG!);
   const helper = env.TC_HELPER!;
   return { dir, realm: env.TC_REALM!, mungeSocket: env.TC_MUNGE_SOCKET!, krb5Config: env.KRB5_CONFIG!, helper, nodeModules: join(dirname(helper), 'node_modules') };
 }

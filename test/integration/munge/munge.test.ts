@@ -1,8 +1,8 @@
 /** The munge bindings against a real munged (scripts/testcluster --only kdc,munge). */
 import { execFileSync } from 'node:child_process';
-import { mungeCauseOf, mungeDecode, mungeEncode } from '../../helper/src/munge';
-import { Cluster, clusterDown, clusterUp } from './store.harness';
-import { failure } from '../lib/failure';
+import { mungeCauseOf, mungeDecode, mungeEncode } from '../../../helper/src/munge';
+import { Cluster, clusterDown, clusterUp } from '../../lib/store';
+import { failure } from '../../lib/failure';
 
 let c: Cluster;
 beforeAll(() => {

@@ -7,10 +7,10 @@ import { execFileSync, spawn } from 'node:child_process';
 import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { haveKdc, setNativeEnv, startKdc, TestKdc } from './krb5kdc';
-import type * as K from '../../helper/src/krb5';
-import type * as N from '../../helper/src/node';
-import { Krb5BridgeError } from '../../helper/src/errors';
+import { haveKdc, setNativeEnv, startKdc, TestKdc } from '../../lib/kdc';
+import type * as K from '../../../helper/src/krb5';
+import type * as N from '../../../helper/src/node';
+import { Krb5BridgeError } from '../../../helper/src/errors';
 
 const describeKdc = haveKdc() ? describe : describe.skip;
 if (!haveKdc()) console.warn('SKIPPING node tests: krb5kdc/kdb5_util/kadmin.local/kinit not installed (apt-get install krb5-kdc krb5-user)');
@@ -51,8 +51,8 @@ async function codeOf(f: () => unknown): Promise<string> {
   beforeAll(async () => {
     kdc = await startKdc();
     setNativeEnv('KRB5_CONFIG', kdc.krb5Config);
-    k = await import('../../helper/src/krb5');
-    n = await import('../../helper/src/node');
+    k = await import('../../../helper/src/krb5');
+    n = await import('../../../helper/src/node');
     kdc.addPrincipal('alice');
     kdc.kinit('alice', `FILE:${kdc.dir}/alice`);
     krbcred = k.readTgts(`FILE:${kdc.dir}/alice`).krbcred;

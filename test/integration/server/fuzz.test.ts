@@ -8,11 +8,11 @@ import { ChildProcess, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import { join } from 'node:path';
-import { ping } from '../../helper/src/client/client';
-import { defaultConfig } from '../../helper/src/config/config';
-import { mungeEncode } from '../../helper/src/munge';
-import { FrameDecoder, MAX_FRAME } from '../../helper/src/wire/frame';
-import { Cluster, clusterDown, clusterUp } from './store.harness';
+import { ping } from '../../../helper/src/client/client';
+import { defaultConfig } from '../../../helper/src/config/config';
+import { mungeEncode } from '../../../helper/src/munge';
+import { FrameDecoder, MAX_FRAME } from '../../../helper/src/wire/frame';
+import { Cluster, clusterDown, clusterUp } from '../../lib/store';
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20240611);
 const TOTAL = 100_000;

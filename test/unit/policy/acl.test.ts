@@ -6,11 +6,11 @@
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { Environment, Policy, Subject, decide, defaultPolicy, parsePolicy } from '../../helper/src/policy/acl';
-import { GroupResolver, gidOfGroup } from '../../helper/src/sys/accounts';
-import { hostResolver } from '../../helper/src/policy/hostresolve';
-import { loadPolicyFile } from '../../helper/src/policy/policyfile';
-import { Krb5BridgeError } from '../../helper/src/errors';
+import { Environment, Policy, Subject, decide, defaultPolicy, parsePolicy } from '../../../helper/src/policy/acl';
+import { GroupResolver, gidOfGroup } from '../../../helper/src/sys/accounts';
+import { hostResolver } from '../../../helper/src/policy/hostresolve';
+import { loadPolicyFile } from '../../../helper/src/policy/policyfile';
+import { Krb5BridgeError } from '../../../helper/src/errors';
 
 const groups = new GroupResolver();
 const env: Environment = { groupsOf: (u) => groups.groupsOf(u), resolveHost: hostResolver() };

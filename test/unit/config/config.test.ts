@@ -1,8 +1,8 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadConfig, parseAddress, parseConfigText } from '../../helper/src/config/config';
-import { Krb5BridgeError } from '../../helper/src/errors';
+import { loadConfig, parseAddress, parseConfigText } from '../../../helper/src/config/config';
+import { Krb5BridgeError } from '../../../helper/src/errors';
 
 function codeOf(fn: () => unknown): string {
   try {

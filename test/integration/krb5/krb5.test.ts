@@ -6,9 +6,9 @@ import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { haveKdc, setNativeEnv, startKdc, TestKdc } from './krb5kdc';
-import type * as K from '../../helper/src/krb5';
-import { Krb5BridgeError } from '../../helper/src/errors';
+import { haveKdc, setNativeEnv, startKdc, TestKdc } from '../../lib/kdc';
+import type * as K from '../../../helper/src/krb5';
+import { Krb5BridgeError } from '../../../helper/src/errors';
 
 const describeKdc = haveKdc() ? describe : describe.skip;
 if (!haveKdc()) console.warn('SKIPPING krb5 tests: krb5kdc/kdb5_util/kadmin.local/kinit not installed (apt-get install krb5-kdc krb5-user)');
@@ -34,7 +34,7 @@ describeKdc('krb5 with a real KDC', () => {
     realm = kdc.realm;
     // libkrb5 reads KRB5_CONFIG once, when the module's context is made: set it first.
     setNativeEnv('KRB5_CONFIG', kdc.krb5Config);
-    k = await import('../../helper/src/krb5');
+    k = await import('../../../helper/src/krb5');
     kdc.addPrincipal('alice');
   });
   afterAll(() => kdc?.stop());
@@ -72,9 +72,9 @@ describeKdc('krb5 with a real KDC', () => {
   });
 
   test('readTgts reads a MEMORY ccache filled through libkrb5 in this process; empty MEMORY is E_NO_TICKET', async () => {
-    const lib = await import('../../helper/src/krb5/lib');
-    const { withKrbCred } = await import('../../helper/src/krb5/krbcred');
-    const { decodeCreds } = await import('../../helper/src/krb5/creds');
+    const lib = await import('../../../helper/src/krb5/lib');
+    const { withKrbCred } = await import('../../../helper/src/krb5/krbcred');
+    const { decodeCreds } = await import('../../../helper/src/krb5/creds');
     const file = `FILE:${kdc.dir}/cc_formem`;
     kdc.kinit('alice', file);
     const bundle = k.readTgts(file);

@@ -6,9 +6,9 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { haveKdc, setNativeEnv, startKdc, TestKdc } from './krb5kdc';
-import type * as K from '../../helper/src/krb5';
-import { Krb5BridgeError } from '../../helper/src/errors';
+import { haveKdc, setNativeEnv, startKdc, TestKdc } from '../../lib/kdc';
+import type * as K from '../../../helper/src/krb5';
+import { Krb5BridgeError } from '../../../helper/src/errors';
 
 const describeKdc = haveKdc() ? describe : describe.skip;
 
@@ -35,7 +35,7 @@ describeKdc('renewKrbCred with a real KDC', () => {
   beforeAll(async () => {
     kdc = await startKdc();
     setNativeEnv('KRB5_CONFIG', kdc.krb5Config);
-    k = await import('../../helper/src/krb5');
+    k = await import('../../../helper/src/krb5');
     kdc.addPrincipal('renewme');
   });
   afterAll(() => kdc?.stop());

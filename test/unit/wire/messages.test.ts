@@ -1,6 +1,6 @@
-import { FrameDecoder, MAX_FRAME, encodeFrame } from '../../helper/src/wire/frame';
-import { parseRequest, parseResponse } from '../../helper/src/wire/messages';
-import { Krb5BridgeError } from '../../helper/src/errors';
+import { FrameDecoder, MAX_FRAME, encodeFrame } from '../../../helper/src/wire/frame';
+import { parseRequest, parseResponse } from '../../../helper/src/wire/messages';
+import { Krb5BridgeError } from '../../../helper/src/errors';
 
 const NONCE = '0123456789abcdef';
 const req = (o: unknown): ReturnType<typeof parseRequest> => parseRequest(Buffer.from(typeof o === 'string' ? o : JSON.stringify(o)));

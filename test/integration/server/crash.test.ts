@@ -6,10 +6,10 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import { join } from 'node:path';
-import { fetchCreds } from '../../helper/src/client/client';
-import { defaultConfig } from '../../helper/src/config/config';
-import { parseKrbCred } from '../../helper/src/krb5';
-import { Cluster, bundleClientRunner, ccacheOf, clusterDown, clusterUp, runnerEnv, userWithTicket } from './store.harness';
+import { fetchCreds } from '../../../helper/src/client/client';
+import { defaultConfig } from '../../../helper/src/config/config';
+import { parseKrbCred } from '../../../helper/src/krb5';
+import { Cluster, bundleClientRunner, ccacheOf, clusterDown, clusterUp, runnerEnv, userWithTicket } from '../../lib/store';
 
 let c: Cluster;
 const procs: ChildProcess[] = [];

@@ -7,11 +7,11 @@
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { mkdtempSync } from 'node:fs';
-import { DirRecordStore } from '../../helper/src/records/dir';
-import { RecordCodec, serializeRecord } from '../../helper/src/records/codec';
-import type { StoredCredential } from '../../helper/src/records/types';
-import { Krb5BridgeError } from '../../helper/src/errors';
-import { KeyRing, newKey, open } from '../../helper/src/records/atrest';
+import { DirRecordStore } from '../../../helper/src/records/dir';
+import { RecordCodec, serializeRecord } from '../../../helper/src/records/codec';
+import type { StoredCredential } from '../../../helper/src/records/types';
+import { Krb5BridgeError } from '../../../helper/src/errors';
+import { KeyRing, newKey, open } from '../../../helper/src/records/atrest';
 
 const codec = new RecordCodec(new KeyRing(newKey(1)));
 

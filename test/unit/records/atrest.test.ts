@@ -5,12 +5,12 @@
  */
 import * as fs from 'node:fs';
 import { join } from 'node:path';
-import { KeyRing, newKey, open, seal } from '../../helper/src/records/atrest';
-import { RecordCodec, serializeRecord } from '../../helper/src/records/codec';
-import { DirRecordStore } from '../../helper/src/records/dir';
-import { formatKeyFile, loadKeyFile, loadOrCreateKeyFile } from '../../helper/src/records/keyfile';
-import { rotateKey } from '../../helper/src/records/rotate';
-import type { StoredCredential } from '../../helper/src/records/types';
+import { KeyRing, newKey, open, seal } from '../../../helper/src/records/atrest';
+import { RecordCodec, serializeRecord } from '../../../helper/src/records/codec';
+import { DirRecordStore } from '../../../helper/src/records/dir';
+import { formatKeyFile, loadKeyFile, loadOrCreateKeyFile } from '../../../helper/src/records/keyfile';
+import { rotateKey } from '../../../helper/src/records/rotate';
+import type { StoredCredential } from '../../../helper/src/records/types';
 
 const TICKET = Buffer.from('KRB-CRED-SECRET-BYTES-0123456789');
 const rec = (uid: number, endtime = 2_000_000_000): StoredCredential => ({

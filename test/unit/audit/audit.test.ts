@@ -1,7 +1,7 @@
 /** The audit log: one JSON line per event, O_APPEND, 0600 root, refusing unsafe files. */
 import * as fs from 'node:fs';
 import { join } from 'node:path';
-import { auditLine, openAuditLog } from '../../helper/src/audit/audit';
+import { auditLine, openAuditLog } from '../../../helper/src/audit/audit';
 
 let base: string;
 beforeEach(() => (base = fs.mkdtempSync('/tmp/krb5bridge-audit-')));

@@ -6,9 +6,9 @@
 import { execFileSync } from 'node:child_process';
 import { chmodSync } from 'node:fs';
 import { join } from 'node:path';
-import { haveKdc, setNativeEnv, startKdc, TestKdc } from './krb5kdc';
-import type * as A from '../../helper/src/krb5';
-import { Krb5BridgeError } from '../../helper/src/errors';
+import { haveKdc, setNativeEnv, startKdc, TestKdc } from '../../lib/kdc';
+import type * as A from '../../../helper/src/krb5';
+import { Krb5BridgeError } from '../../../helper/src/errors';
 
 const describeKdc = haveKdc() ? describe : describe.skip;
 
@@ -35,7 +35,7 @@ describeKdc('krb5 AP exchange with a real KDC', () => {
   beforeAll(async () => {
     kdc = await startKdc();
     setNativeEnv('KRB5_CONFIG', kdc.krb5Config);
-    a = await import('../../helper/src/krb5');
+    a = await import('../../../helper/src/krb5');
     svc = `krb5bridge/localhost@${kdc.realm}`;
     goodKt = join(kdc.dir, 'store.keytab');
     wrongKt = join(kdc.dir, 'wrong.keytab');

@@ -1,6 +1,6 @@
 /** spank/defaults.h is rendered from the helper's defaults: the plugin and the helper agree. */
-import { DEFAULT_CONFIG_FILE, DEFAULT_NODE_STATE_DIR, defaultConfig } from '../../helper/src/config/config';
-import { configDefaultsAsCHeader } from '../../helper/src/config/cheader';
+import { DEFAULT_CONFIG_FILE, DEFAULT_NODE_STATE_DIR, defaultConfig } from '../../../helper/src/config/config';
+import { configDefaultsAsCHeader } from '../../../helper/src/config/cheader';
 
 /** The #define lines of a header, name -> literal. */
 function defines(header: string): Record<string, string> {

@@ -1,6 +1,6 @@
-import * as rules from '../../helper/src/policy/rules';
-import { isFresher } from '../../helper/src/records/types';
-import { Krb5BridgeError } from '../../helper/src/errors';
+import * as rules from '../../../helper/src/policy/rules';
+import { isFresher } from '../../../helper/src/records/types';
+import { Krb5BridgeError } from '../../../helper/src/errors';
 
 function refusal(fn: () => void): { code: string; message: string } | undefined {
   try {
