@@ -19,6 +19,10 @@ export interface TestKdc {
   kinit(princ: string, ccache: string, args?: string[]): void;
   /** A principal PRINC@REALM (renewable) with its key in the principals' keytab. */
   addPrincipal(princ: string): void;
+  /** A kadmin.local query on the realm, e.g. `modprinc -allow_renewable PRINC`. */
+  kadmin(query: string): void;
+  /** The KDC's log (one line per AS and TGS request). */
+  log: string;
   /** Stop the KDC and remove its directory. */
   stop(): void;
 }
@@ -45,6 +49,10 @@ export async function startKdc(): Promise<TestKdc> {
     realm,
     env,
     krb5Config: vars.KRB5_CONFIG!,
+    log: join(dir, 'log', 'kdc.log'),
+    kadmin(query) {
+      run('/usr/sbin/kadmin.local', ['-r', realm, '-q', query]);
+    },
     addPrincipal(princ) {
       run('/usr/sbin/kadmin.local', ['-r', realm, '-q', `addprinc -randkey +renewable ${princ}@${realm}`]);
       run('/usr/sbin/kadmin.local', ['-r', realm, '-q', `ktadd -k ${keytab} ${princ}@${realm}`]);

@@ -23,7 +23,7 @@ async function codeOf(p: Promise<unknown>): Promise<string> {
 }
 
 const tgsRenewals = (kdc: TestKdc, who: string): number =>
-  readFileSync(join(kdc.dir, 'kdc.log'), 'utf8')
+  readFileSync(kdc.log, 'utf8')
     .split('\n')
     .filter((l) => l.includes('TGS_REQ') && l.includes(`ISSUE:`) && l.includes(`, ${who}@${kdc.realm} for krbtgt/`)).length;
 
@@ -63,12 +63,15 @@ describeKdc('renewKrbCred with a real KDC', () => {
 
   test('a TGT that is not renewable is E_NOT_RENEWABLE without asking the KDC', async () => {
     const cc = `FILE:${kdc.dir}/cc_norenew`;
-    kdc.kinit('renewme', cc, ['-l', '1h']); // no -r: the test realm's krb5.conf asks for no renewable life
+    // A principal the KDC never gives renewable tickets (its own flag: the realm's default asks for 7 d).
+    kdc.addPrincipal('norenew');
+    kdc.kadmin(`modprinc -allow_renewable norenew@${kdc.realm}`);
+    kdc.kinit('norenew', cc, ['-l', '1h']);
     const b = k.readTgts(cc);
     expect(b.tickets[0]!.flags).not.toContain('R');
-    const n0 = tgsRenewals(kdc, 'renewme');
-    expect(await codeOf(k.renewKrbCred(b.krbcred))).toBe(`E_NOT_RENEWABLE: the TGT of renewme@${kdc.realm} is not renewable`);
-    expect(tgsRenewals(kdc, 'renewme')).toBe(n0);
+    const n0 = tgsRenewals(kdc, 'norenew');
+    expect(await codeOf(k.renewKrbCred(b.krbcred))).toBe(`E_NOT_RENEWABLE: the TGT of norenew@${kdc.realm} is not renewable`);
+    expect(tgsRenewals(kdc, 'norenew')).toBe(n0);
   });
 
   test('a TGT that already lasts until its renew-until is E_NOT_RENEWABLE', async () => {
