@@ -2,7 +2,6 @@
 # `make demo` shows the whole flow on a throwaway cluster, `make bench` measures.
 PREFIX  ?= /usr/local
 DESTDIR ?=
-LIBDIR  := $(PREFIX)/lib/krb5bridge
 SLURM_PLUGINDIR ?= $(PREFIX)/lib/slurm
 CC      ?= gcc
 CFLAGS  ?= -O2 -g
@@ -55,8 +54,17 @@ typecheck: node_modules/.package-lock.json
 deps:
 	scripts/deps
 
+# Every test ends with one line "tests: N passed, N failed" (scripts/test-summary); see jest.config.js.
+# test-unit: no daemon (type check, lint, shellcheck, docs paths, unit tests, the plugin's C tests);
+# test-e2e: everything that starts daemons (KDC and munged alone, the whole cluster, the demo x3).
 test: deps build
 	scripts/run-tests
+
+test-unit: deps build
+	scripts/run-tests --selectProjects static unit final
+
+test-e2e: deps build
+	scripts/run-tests --selectProjects integration e2e final
 
 demo: deps build
 	scripts/demo
@@ -65,18 +73,10 @@ bench: deps build
 	scripts/bench
 
 # The helper bundle needs only koffi at run time: its JavaScript and its native module, which koffi 3
-# ships as a separate package (@koromix/koffi-<platform>-<arch>).
-KOFFI_NATIVE := $(wildcard node_modules/@koromix/koffi-*)
-
+# ships as a separate package (@koromix/koffi-<platform>-<arch>). scripts/install is the one way to
+# install; scripts/testcluster uses it too, into each throwaway cluster's directory.
 install: build
-	install -d $(DESTDIR)$(LIBDIR)/node_modules/@koromix $(DESTDIR)$(SLURM_PLUGINDIR) $(DESTDIR)$(PREFIX)/bin
-	install -m 0644 build/krb5bridge.mjs $(DESTDIR)$(LIBDIR)/krb5bridge.mjs
-	rm -rf $(DESTDIR)$(LIBDIR)/node_modules/koffi $(addprefix $(DESTDIR)$(LIBDIR)/,$(KOFFI_NATIVE))
-	cp -R node_modules/koffi $(DESTDIR)$(LIBDIR)/node_modules/koffi
-	$(foreach d,$(KOFFI_NATIVE),cp -R $(d) $(DESTDIR)$(LIBDIR)/$(d) &&) true
-	install -m 0755 spank/krb5bridge.so $(DESTDIR)$(SLURM_PLUGINDIR)/krb5bridge.so
-	printf '#!/bin/sh\nexec %s %s/krb5bridge.mjs "$$@"\n' "$(NODE)" "$(LIBDIR)" > $(DESTDIR)$(PREFIX)/bin/krb5bridge
-	chmod 0755 $(DESTDIR)$(PREFIX)/bin/krb5bridge
+	scripts/install --prefix '$(PREFIX)' --destdir '$(DESTDIR)' --plugindir '$(SLURM_PLUGINDIR)' --node '$(NODE)'
 
 clean:
 	rm -rf build spank/*.so spank/errors.h spank/defaults.h test/spank/*.t

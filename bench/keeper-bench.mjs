@@ -5,7 +5,7 @@
 //      refresh cycle (what the keeper does every tick: scan the job records, refresh what is due).
 // Variants alternate run by run; plugstack.conf is re-read by every srun, so switching is free.
 import { spawn, spawnSync } from 'node:child_process';
-import { chownSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
+import { chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
 import { connect } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';

@@ -110,7 +110,7 @@ async function main(): Promise<void> {
     const conf = join(dir, 'krb5-bench.conf');
     writeFileSync(conf, `munge_socket = ${mungeSocket}\nstore_principal = krb5bridge/localhost@${realm}\nkeytab = ${dir}/kdc/store.keytab\n`);
     store = await startStore(dir, conf, env.KRB5_CONFIG!);
-    sh(TESTCLUSTER, ['as', 'tck5bench', '--dir', dir, '--', process.execPath, HELPER, '--store', store.address, '--munge-socket', mungeSocket, 'push', '--no-marker']);
+    sh(TESTCLUSTER, ['as', 'tck5bench', '--dir', dir, '--', process.execPath, env.TC_HELPER!, '--store', store.address, '--munge-socket', mungeSocket, 'push', '--no-marker']);
     const munge: Config = { ...defaultConfig(), store: store.address, munge_socket: mungeSocket, timeout: 30 };
     const krb5: Config = {
       ...munge,

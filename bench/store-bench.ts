@@ -13,7 +13,8 @@
  */
 import { ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { Result, benchMain, cpuSeconds, pct, printColumns, runWorkers } from './workers';
-import { mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, openSync, readFileSync } from 'node:fs';
+import { cpus } from 'node:os';
 import * as net from 'node:net';
 import { join, resolve } from 'node:path';
 import type { Config } from '../helper/src/config/config';
@@ -124,7 +125,7 @@ async function main(): Promise<void> {
     const uid = Number(sh('id', ['-u', 'tcbench']).trim());
     store = await startStore(dir, mungeSocket, env.KRB5_CONFIG!);
     // The credential gets there the real way: the user pushes it.
-    sh(TESTCLUSTER, ['as', 'tcbench', '--dir', dir, '--', process.execPath, HELPER, '--store', store.address, '--munge-socket', mungeSocket, 'push', '--no-marker']);
+    sh(TESTCLUSTER, ['as', 'tcbench', '--dir', dir, '--', process.execPath, env.TC_HELPER!, '--store', store.address, '--munge-socket', mungeSocket, 'push', '--no-marker']);
     const config: Config = { ...defaultConfig(), store: store.address, munge_socket: mungeSocket, timeout: 30 };
 
     const rows: string[][] = [['scenario', 'clients', 'fetches/s', 'p50 ms', 'p99 ms', 'errors', 'store CPU us/fetch', 'munged CPU us/fetch']];
@@ -156,7 +157,7 @@ async function main(): Promise<void> {
     process.stdout.write(`p50 with 1000 idle connections / without: ${(withIdle / alone).toFixed(2)} (${stillOpen} idle connections still open at the end)\n`);
     const logText = readFileSync(store.log, 'utf8');
     const refusals = logText.split('\n').filter((l) => / result=E_|closing connection|connection limit/.test(l));
-    process.stdout.write(`cores: ${require('node:os').cpus().length}; store log: ${logText.split('\n').length - 1} lines, ${refusals.length} refusals/closures${refusals[0] ? ` (first: ${refusals[0]})` : ''}\n`);
+    process.stdout.write(`cores: ${cpus().length}; store log: ${logText.split('\n').length - 1} lines, ${refusals.length} refusals/closures${refusals[0] ? ` (first: ${refusals[0]})` : ''}\n`);
   } finally {
     store?.proc.kill('SIGTERM');
     sh(TESTCLUSTER, ['down', '--dir', dir, '--rm']);

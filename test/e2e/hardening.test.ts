@@ -146,7 +146,7 @@ describe('core dumps and dumpability', () => {
   }, 30_000);
 
   test('a user\'s helper (push, ticket...): core limit 0 too', () => {
-    const r = c.as(vic.name, ['sh', '-c', `node ${join(__dirname, '..', '..', 'build', 'krb5bridge.mjs')} ticket >/dev/null & p=$!; while kill -0 $p 2>/dev/null; do grep "core file" /proc/$p/limits; sleep 0.01; done; wait`]);
+    const r = c.as(vic.name, ['sh', '-c', `${c.helper.join(' ')} ticket >/dev/null & p=$!; while kill -0 $p 2>/dev/null; do grep "core file" /proc/$p/limits; sleep 0.01; done; wait`]);
     // The default soft limit is already 0 here; the hard limit is what the helper lowers.
     expect(r.stdout).toMatch(/^Max core file size\s+0\s+0\s+bytes/m);
   });

@@ -7,7 +7,7 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Cluster, HELPER, TESTCLUSTER, User, clusterForFile, waitFor } from '../lib/cluster';
+import { Cluster, TESTCLUSTER, User, clusterForFile, waitFor } from '../lib/cluster';
 import { REPORT_SCRIPT, parseReport } from './jobreport';
 
 let c: Cluster;
@@ -51,7 +51,7 @@ test('srun in krb5 mode: push with the user TGT, fetch with the host keytab, the
 });
 
 test('ping in krb5 mode: the store maps the user principal to the local uid', () => {
-  const r = c.as(alice.name, [...HELPER, 'ping', '--config', krb5Conf]);
+  const r = c.as(alice.name, [...c.helper, 'ping', '--config', krb5Conf]);
   expect(r.code).toBe(0);
   expect(r.stdout).toContain(`it authenticated you as uid ${alice.uid}`);
 });

@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { Cluster, HELPER, User, clusterForFile, waitFor } from '../lib/cluster';
+import { Cluster, User, clusterForFile, waitFor } from '../lib/cluster';
 import { mungeDecode, mungeEncode } from '../../helper/src/munge';
 import { FrameDecoder, encodeFrame } from '../../helper/src/wire/frame';
 
@@ -64,8 +64,8 @@ beforeAll(async () => {
   fs.appendFileSync(join(c.dir, 'store.acl'), `ban principal ${eve.name}@*\n`);
   c.storeStop();
   c.storeStart();
-  expect(c.as(alice.name, [...HELPER, 'push', '--no-marker']).code).toBe(0);
-  expect(c.as(bob.name, [...HELPER, 'push', '--no-marker']).code).toBe(0);
+  expect(c.as(alice.name, [...c.helper, 'push', '--no-marker']).code).toBe(0);
+  expect(c.as(bob.name, [...c.helper, 'push', '--no-marker']).code).toBe(0);
   const sb = c.as(alice.name, ['sbatch', '--parsable', '--wrap', 'sleep 60']);
   expect(sb.code).toBe(0);
   job = sb.stdout.trim().split(';')[0]!;
@@ -114,14 +114,14 @@ test('root from a host the policy does not name (127.0.0.2): E_PERMISSION by the
 });
 
 test('a user fetching is refused E_PERMISSION', () => {
-  const r = c.as(alice.name, [...HELPER, 'show', '--uid', String(bob.uid)]);
+  const r = c.as(alice.name, [...c.helper, 'show', '--uid', String(bob.uid)]);
   expect(r.code).toBe(32);
   expect(r.stderr).toContain('E_PERMISSION');
 });
 
 test('a banned principal pushes: E_PERMISSION naming the ban, nothing stored, audited', () => {
   const mark = auditMark();
-  const r = c.as(eve.name, [...HELPER, 'push', '--no-marker']);
+  const r = c.as(eve.name, [...c.helper, 'push', '--no-marker']);
   expect(r.code).toBe(32);
   expect(r.stderr).toContain(`banned by ${join(c.dir, 'store.acl')}:4 (ban principal ${eve.name}@*)`);
   expect(fs.existsSync(join(c.storeState, 'creds', `${eve.uid}.json`))).toBe(false);
@@ -130,10 +130,10 @@ test('a banned principal pushes: E_PERMISSION naming the ban, nothing stored, au
 
 test('acl check explains the same decisions', () => {
   const policy = join(c.dir, 'store.acl');
-  const yes = c.root([...HELPER, 'acl', 'check', '--policy', policy, '--uid', '0', '--host', '127.0.0.1', '--op', 'fetch']);
+  const yes = c.root([...c.helper, 'acl', 'check', '--policy', policy, '--uid', '0', '--host', '127.0.0.1', '--op', 'fetch']);
   expect(yes.code).toBe(0);
   expect(yes.stdout).toContain(`allow: ${policy}:2 (allow node,admin uid 0 host 127.0.0.1,localhost) grants role node`);
-  const no = c.root([...HELPER, 'acl', 'check', '--policy', policy, '--uid', '0', '--host', '127.0.0.2', '--op', 'fetch']);
+  const no = c.root([...c.helper, 'acl', 'check', '--policy', policy, '--uid', '0', '--host', '127.0.0.2', '--op', 'fetch']);
   expect(no.code).toBe(32);
   expect(no.stdout).toContain('deny: no rule of the policy');
 });
@@ -151,7 +151,7 @@ test('the state directory holds no principal name or ticket bytes; online rotati
   clean();
   const keyFile = join(c.dir, 'run', 'store.key');
   const mark = auditMark();
-  const r = c.root([...HELPER, 'rotate-key', '--config', c.bridgeConfig, '--json']);
+  const r = c.root([...c.helper, 'rotate-key', '--config', c.bridgeConfig, '--json']);
   expect(r.stderr).toBe('');
   expect(JSON.parse(r.stdout)).toEqual({ keyId: 2, rewritten: 2, total: 2 });
   expect(fs.readFileSync(keyFile, 'utf8')).toMatch(/^key 2 /m);

@@ -5,7 +5,7 @@
 import { spawn } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { Cluster, HELPER, TESTCLUSTER, User, clusterForFile, waitFor } from '../lib/cluster';
+import { Cluster, TESTCLUSTER, User, clusterForFile, waitFor } from '../lib/cluster';
 
 let c: Cluster;
 const users: User[] = [];
@@ -26,7 +26,7 @@ function pushLoop(u: User, stop: { now: boolean }): Promise<{ acked: number; las
   return new Promise((resolve) => {
     let acked = 0;
     const once = (): void => {
-      const p = spawn(TESTCLUSTER, ['as', u.name, '--dir', c.dir, '--', ...HELPER, 'push', '--force', '--no-marker', '--timeout', '2'], { stdio: 'ignore' });
+      const p = spawn(TESTCLUSTER, ['as', u.name, '--dir', c.dir, '--', ...c.helper, 'push', '--force', '--no-marker', '--timeout', '2'], { stdio: 'ignore' });
       p.on('exit', (code) => {
         if (code === 0) acked++;
         if (stop.now) resolve({ acked, lastCode: code ?? 128 });
@@ -48,9 +48,9 @@ test('kill -9 during concurrent pushes loses no acknowledged credential and corr
   expect(results.reduce((n, r) => n + r.acked, 0)).toBeGreaterThan(0);
 
   c.storeStart();
-  await waitFor(() => c.root([...HELPER, 'ping', '--config', c.bridgeConfig]).code === 0, 10_000, 'the store to answer again');
+  await waitFor(() => c.root([...c.helper, 'ping', '--config', c.bridgeConfig]).code === 0, 10_000, 'the store to answer again');
   users.forEach((u, i) => {
-    const show = c.root([...HELPER, 'show', '--uid', String(u.uid), '--json', '--config', c.bridgeConfig]);
+    const show = c.root([...c.helper, 'show', '--uid', String(u.uid), '--json', '--config', c.bridgeConfig]);
     if ((results[i] as { acked: number }).acked > 0) {
       expect(show.code).toBe(0);
       expect(JSON.parse(show.stdout).principal).toBe(`${u.name}@${c.realm}`);

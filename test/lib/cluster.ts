@@ -102,6 +102,12 @@ export class Cluster {
   readonly nodeState: string;
   readonly storeState: string;
   readonly markerDir: string;
+  /**
+   * The helper as a command line (node and the bundle by absolute path), for tests that run verbs by
+   * hand, as a user or as root: the copy `up` installed into DIR/install (TC_NODE, TC_HELPER), which
+   * test users can read even when the checkout sits in a directory they cannot enter.
+   */
+  readonly helper: string[];
   private readonly users = new Map<string, User>();
 
   constructor(readonly dir: string) {
@@ -120,6 +126,7 @@ export class Cluster {
     this.nodeState = need('TC_NODE_STATE');
     this.storeState = need('TC_STORE_STATE');
     this.markerDir = need('TC_MARKER_DIR');
+    this.helper = [need('TC_NODE'), need('TC_HELPER')];
   }
 
   /** Create (idempotently) unix user + principal NAME@REALM + keytab. */
@@ -257,9 +264,6 @@ export function pidAlive(pid: number): boolean {
     return false;
   }
 }
-
-/** The helper as a command line, for tests that run verbs by hand (as a user or as root). */
-export const HELPER = ['node', path.join(REPO, 'build', 'krb5bridge.mjs')];
 
 /**
  * Jest lifecycle of an end-to-end test file: a cluster is up before its tests; after them the node

@@ -264,7 +264,9 @@ int main(int argc, char **argv)
         t0 = now_ms();
         ok(run(a, envp, 400, &res) == 0 && res.timed_out && res.signal == SIGKILL,
            "a hanging child that ignores SIGTERM is killed at the deadline");
-        ok(now_ms() - t0 < 400 + KB_RUN_KILL_GRACE_MS + 500, "kb_run returned within the bound (%lld ms)", now_ms() - t0);
+        /* The child hangs forever: any finite return proves the kill. The bound is generous (valgrind
+           on a loaded 2-core machine), yet far below what a grace period misread as seconds would take. */
+        ok(now_ms() - t0 < 400 + KB_RUN_KILL_GRACE_MS + 10000, "kb_run returned within the bound (%lld ms)", now_ms() - t0);
         g = (pid_t)atoi(res.out);
         usleep(50000);
         ok(g > 0 && gone(g), "its grandchild (pid %d) was killed with the process group", (int)g);
@@ -273,7 +275,9 @@ int main(int argc, char **argv)
         char *a[] = { self, "--child", "daemon", NULL };
         t0 = now_ms();
         ok(run(a, envp, 5000, &res) == 0 && res.status == 0 && !res.timed_out, "a child leaving a straggler succeeds");
-        ok(now_ms() - t0 < 2000, "and does not wait for the straggler (%lld ms)", now_ms() - t0);
+        /* The straggler holds the pipes for 30 s: returning in under half of that proves kb_run did
+           not wait for it, with room for valgrind on a loaded machine. */
+        ok(now_ms() - t0 < 15000, "and does not wait for the straggler (%lld ms)", now_ms() - t0);
     }
     {
         char *a[] = { self, "--child", "exit", "7", NULL };

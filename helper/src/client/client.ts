@@ -6,7 +6,7 @@
  * to the question.
  */
 import { randomBytes } from 'node:crypto';
-import { ERRORS, ErrorCode, Krb5BridgeError, isKrb5BridgeError } from '../errors';
+import { ERRORS, ErrorCode, Krb5BridgeError } from '../errors';
 import type { Config } from '../config/config';
 import { ClientAuth, ClientRole, clientAuthFor } from '../wire/auth';
 import { OkResponse, RecordInfo, parseRecordInfo, parseResponse } from '../wire/messages';

@@ -65,7 +65,12 @@ function usable(stateDir: string, job: string, uid: number, ccacheDir: string): 
  * `ticket <principal> <endtime> <renew_till>` (written now) or `pending <E_CODE> <message>`.
  */
 export function materialiseAnswer(r: MaterialiseResult): string {
-  const oneLine = (s: string): string => s.replace(/[\x00-\x1f\x7f]+/g, ' ').slice(0, 2000);
+  // Control characters (a TAB, a newline) would break the one-line answer.
+  const oneLine = (s: string): string =>
+    [...s]
+      .map((ch) => (ch.charCodeAt(0) < 0x20 || ch.charCodeAt(0) === 0x7f ? ' ' : ch))
+      .join('')
+      .slice(0, 2000);
   let status = '';
   if (r.ticket) status = `\tticket ${oneLine(r.ticket.client)} ${r.ticket.endtime} ${r.ticket.renew_till}`;
   else if (r.pending) status = `\tpending ${r.pending.code} ${oneLine(r.pending.detail ?? r.pending.message)}`;

@@ -8,7 +8,7 @@ import { parseAddress } from '../../config/config';
 import { hostServicePrincipal } from '../../krb5';
 import { Krb5Acceptor, Krb5ClientAuth, Krb5ServerAuth } from './krb5';
 import { MungeClientAuth, MungeServerAuth } from './munge';
-import { AuthCaller, ClientAuth, ServerAuth, isKrb5Handshake } from './types';
+import { ClientAuth, ServerAuth, isKrb5Handshake } from './types';
 
 export type { AuthCaller, Caller, ClientAuth, Inbound, Mech, ServerAuth } from './types';
 export { Krb5Acceptor, isNodeIdentity } from './krb5';
