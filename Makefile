@@ -10,9 +10,9 @@ SPANK_LIBS := -lkrb5
 NODE    ?= $(shell command -v node)
 
 HELPER_SRC := $(shell find helper/src -name '*.ts' 2>/dev/null)
-SPANK_LIB_SRC := spank/run.c spank/checks.c spank/config.c spank/status.c spank/keeper.c
+SPANK_LIB_SRC := spank/run.c spank/checks.c spank/config.c spank/status.c spank/keeper.c spank/tell.c spank/timelimit.c
 SPANK_SRC  := spank/krb5bridge.c $(SPANK_LIB_SRC)
-SPANK_HDR  := spank/run.h spank/checks.h spank/config.h spank/status.h spank/keeper.h spank/errors.h spank/defaults.h
+SPANK_HDR  := spank/run.h spank/checks.h spank/config.h spank/status.h spank/keeper.h spank/tell.h spank/timelimit.h spank/errors.h spank/defaults.h
 SPANK_TESTS := $(patsubst %.c,%.t,$(filter-out test/spank/fake_spank.c,$(wildcard test/spank/*.c)))
 
 .PHONY: all build deps test test-unit test-e2e demo bench install clean typecheck spank-tests

@@ -22,7 +22,7 @@ static void krb5_why(krb5_context ctx, krb5_error_code kr, const char *what, cha
 }
 
 int kb_marker_line_cc(krb5_context ctx, krb5_ccache cc, const char *store, time_t now,
-                      char *line, size_t len, char *why, size_t whylen)
+                      char *line, size_t len, struct kb_tgt *tgt, char *why, size_t whylen)
 {
     krb5_principal client = NULL, tgs = NULL;
     krb5_creds mcreds, creds;
@@ -64,6 +64,12 @@ int kb_marker_line_cc(krb5_context ctx, krb5_ccache cc, const char *store, time_
         snprintf(why, whylen, "marker line too long");
         goto cleanup;
     }
+    if (tgt != NULL) {
+        snprintf(tgt->principal, sizeof(tgt->principal), "%s", name);
+        tgt->endtime = (time_t)(uint32_t)creds.times.endtime;
+        tgt->renew_till = (time_t)(uint32_t)creds.times.renew_till;
+        tgt->renewable = (creds.ticket_flags & TKT_FLG_RENEWABLE) != 0;
+    }
     rc = KB_TICKET_OK;
 
 cleanup:
@@ -75,7 +81,8 @@ cleanup:
     return rc;
 }
 
-int kb_marker_line(const char *store, time_t now, char *line, size_t len, char *why, size_t whylen)
+int kb_marker_line(const char *store, time_t now, char *line, size_t len, struct kb_tgt *tgt, char *why,
+                   size_t whylen)
 {
     krb5_context ctx = NULL;
     krb5_ccache cc = NULL;
@@ -90,7 +97,7 @@ int kb_marker_line(const char *store, time_t now, char *line, size_t len, char *
         krb5_why(ctx, kr, "no default ccache", why, whylen);
         rc = KB_TICKET_NONE;
     } else {
-        rc = kb_marker_line_cc(ctx, cc, store, now, line, len, why, whylen);
+        rc = kb_marker_line_cc(ctx, cc, store, now, line, len, tgt, why, whylen);
         krb5_cc_close(ctx, cc);
     }
     krb5_free_context(ctx);
@@ -189,12 +196,11 @@ int kb_marker_stored(const char *path, uid_t uid, const char *store, time_t now,
     return 0;
 }
 
-int kb_ccache_check(const char *path, const char *ccache_dir, uid_t uid, unsigned long job,
-                    char *why, size_t whylen)
+int kb_ccache_name_check(const char *path, const char *ccache_dir, uid_t uid, unsigned long job,
+                         char *why, size_t whylen)
 {
     char prefix[1200];
     const char *suffix;
-    struct stat st;
     int n = snprintf(prefix, sizeof(prefix), "%s/krb5cc_%lu_%lu_", ccache_dir, (unsigned long)uid, job);
 
     if (n < 0 || (size_t)n >= sizeof(prefix) || strncmp(path, prefix, (size_t)n) != 0)
@@ -203,6 +209,16 @@ int kb_ccache_check(const char *path, const char *ccache_dir, uid_t uid, unsigne
     if (suffix[0] == '\0' || strspn(suffix, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
         != strlen(suffix))
         return WHY("ccache %s: bad suffix", path);
+    return 0;
+}
+
+int kb_ccache_check(const char *path, const char *ccache_dir, uid_t uid, unsigned long job,
+                    char *why, size_t whylen)
+{
+    struct stat st;
+
+    if (kb_ccache_name_check(path, ccache_dir, uid, job, why, whylen) != 0)
+        return -1;
     if (lstat(path, &st) != 0)
         return WHY("ccache %s: %s", path, strerror(errno));
     if (!S_ISREG(st.st_mode) || st.st_uid != uid || (st.st_mode & 07777) != 0600 || st.st_nlink != 1)
@@ -234,6 +250,73 @@ int kb_parse_ccname(const char *answer, char *path, size_t len, char *why, size_
     memcpy(path, p, n);
     path[n] = '\0';
     return 0;
+}
+
+/* A word of the status: up to the next space (or the end), copied; -1 if it does not fit or is empty. */
+static int word(const char **p, char *out, size_t len)
+{
+    size_t n = strcspn(*p, " \n");
+
+    if (n == 0 || n >= len)
+        return -1;
+    memcpy(out, *p, n);
+    out[n] = '\0';
+    *p += n;
+    if (**p == ' ')
+        (*p)++;
+    return 0;
+}
+
+static int number(const char **p, long long *out)
+{
+    char buf[24], *end;
+
+    if (word(p, buf, sizeof(buf)) != 0 || buf[0] < '0' || buf[0] > '9')
+        return -1;
+    *out = strtoll(buf, &end, 10);
+    return *end == '\0' ? 0 : -1;
+}
+
+int kb_parse_materialised(const char *answer, struct kb_materialised *m, char *why, size_t whylen)
+{
+    char first[sizeof(m->path) + 32];
+    const char *tab = strchr(answer, '\t'), *p;
+    size_t n = tab ? (size_t)(tab - answer) : strlen(answer);
+
+    memset(m, 0, sizeof(*m));
+    if (n >= sizeof(first))
+        return WHY("the answer's first part is longer than %zu bytes", sizeof(first) - 1);
+    memcpy(first, answer, n);
+    first[n] = '\0';
+    if (tab == NULL)
+        return kb_parse_ccname(answer, m->path, sizeof(m->path), why, whylen);
+    if (kb_parse_ccname(first, m->path, sizeof(m->path), why, whylen) != 0)
+        return -1;
+    p = tab + 1;
+    n = strcspn(p, "\n");
+    if (p[n] == '\n' && p[n + 1] != '\0')
+        return WHY("the answer has more than one line");
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)p[i] < 0x20 || p[i] == 0x7f)
+            return WHY("the answer's status has a control character");
+    if (strncmp(p, "ticket ", 7) == 0) {
+        p += 7;
+        m->kind = KB_ANSWER_TICKET;
+        if (word(&p, m->principal, sizeof(m->principal)) != 0 || number(&p, &m->endtime) != 0
+            || number(&p, &m->renew_till) != 0 || (*p != '\0' && *p != '\n'))
+            return WHY("the answer's status is not \"ticket <principal> <endtime> <renew_till>\"");
+        return 0;
+    }
+    if (strncmp(p, "pending ", 8) == 0) {
+        p += 8;
+        m->kind = KB_ANSWER_PENDING;
+        if (word(&p, m->code, sizeof(m->code)) != 0 || strncmp(m->code, "E_", 2) != 0)
+            return WHY("the answer's status is not \"pending <E_CODE> <message>\"");
+        n = strcspn(p, "\n");
+        snprintf(m->message, sizeof(m->message), "%.*s", (int)(n < sizeof(m->message) - 1 ? n : sizeof(m->message) - 1), p);
+        return 0;
+    }
+    return WHY("the answer's status \"%.40s\" is neither \"ticket ...\" nor \"pending ...\"", p);
 }
 
 /* A directory owned by `owner`, not group/other-writable, not a symlink. */

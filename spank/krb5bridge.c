@@ -24,6 +24,8 @@
 #include "keeper.h"
 #include "run.h"
 #include "status.h"
+#include "tell.h"
+#include "timelimit.h"
 
 #define KB_EXPORT __attribute__((visibility("default")))
 
@@ -33,7 +35,7 @@ KB_EXPORT extern const unsigned int plugin_version;
 KB_EXPORT extern const unsigned int spank_plugin_version;
 SPANK_PLUGIN(krb5bridge, 1);
 
-/* Node gets this much longer than the store timeout: its own start-up and its error report. */
+/* The keeper gets this much longer than the store timeout (it is running: no start-up). */
 #define KB_GRACE_MS 2000
 /* With no local ticket, a stored ticket valid for at least this long still serves the job. */
 #define KB_STORED_MARGIN 300
@@ -182,7 +184,8 @@ static int run_helper(const struct kb_argv *argv, const struct kb_argv *envp, co
         snprintf(line, len, "krb5bridge: out of memory");
         return -1;
     }
-    if (kb_run(conf.node, argv->v, envp->v, conf.timeout * 1000 + KB_GRACE_MS, res) != 0) {
+    /* The helper bounds the store exchange itself; this deadline also covers Node's start-up. */
+    if (kb_run(conf.node, argv->v, envp->v, (conf.timeout + KB_STARTUP_S) * 1000, res) != 0) {
         copy_str(line, len, res->err);
         free(res);
         return -1;
@@ -222,8 +225,9 @@ static const char *const user_env[] = { "HOME", "KRB5CCNAME", "KRB5_CONFIG" };
 static int push_hook(void)
 {
     char line[KB_LINE_LEN], msg[1024], why[1024], path[KB_PATH_LEN + 64], code[64];
-    char principal[KB_LINE_LEN], until[32];
+    char principal[KB_LINE_LEN], until[32], warning[1024];
     struct kb_argv argv, envp;
+    struct kb_tgt tgt;
     time_t now = time(NULL), end;
     uid_t uid = getuid();
     int t, status;
@@ -234,7 +238,13 @@ static int push_hook(void)
     if (getenv("SLURM_JOB_ID") != NULL && !(opt_given && opt_mode == KB_MODE_YES))
         return 0;
 
-    t = kb_marker_line(conf.store, now, line, sizeof(line), why, sizeof(why));
+    t = kb_marker_line(conf.store, now, line, sizeof(line), &tgt, why, sizeof(why));
+    if (t == KB_TICKET_OK) {
+        /* Said whether or not the store already holds this ticket: the job outliving it is the point. */
+        kb_submit_warning(&tgt, kb_submit_time_limit(), now, warning, sizeof(warning));
+        if (warning[0] != '\0')
+            slurm_spank_log("%s", warning);
+    }
     if (t == KB_TICKET_NONE || t == KB_TICKET_NO_TGT || t == KB_TICKET_EXPIRED) {
         slurm_debug("krb5bridge: %s", why);
         if (kb_marker_path(conf.marker_dir, uid, path, sizeof(path)) == 0
@@ -353,22 +363,30 @@ static void keeper_else_helper(const char *verb, uint32_t job, const char *reque
     }
 }
 
-/* The job whose ccache a materialise answer must name, and where its path goes. */
+/* The job whose ccache a materialise answer must name, and what the answer said. */
 struct ccache_want {
     uid_t uid;
     uint32_t job;
-    char path[KB_PATH_LEN + 64];
+    struct kb_materialised m;
 };
 
-/* Trust but verify: a materialise answer's ccache must pass the same checks as the fast path's. */
+/*
+ * Trust but verify: a materialise answer's ccache must pass the same checks as the fast path's;
+ * a pending one (reserved, written later) only the name checks.
+ */
 static int answer_ccache(const char *out, void *arg, char *why, size_t whylen)
 {
     struct ccache_want *w = arg;
 
-    if (kb_parse_ccname(out, w->path, sizeof(w->path), why, whylen) != 0)
+    if (kb_parse_materialised(out, &w->m, why, whylen) != 0)
         return -1;
-    return kb_ccache_check(w->path, conf.ccache_dir, w->uid, w->job, why, whylen);
+    if (w->m.kind == KB_ANSWER_PENDING)
+        return kb_ccache_name_check(w->m.path, conf.ccache_dir, w->uid, w->job, why, whylen);
+    return kb_ccache_check(w->m.path, conf.ccache_dir, w->uid, w->job, why, whylen);
 }
+
+/* The line the job's first task prints at its start (tell.c), set by materialise in slurmstepd. */
+static char task_line[2048];
 
 /* The job runs without credentials; a user the store does not know is no error in mode auto. */
 static void materialise_failed(int status, const char *msg, uint32_t job, uid_t uid)
@@ -400,9 +418,9 @@ static int materialise_hook(spank_t sp)
     if (want.uid == 0)
         return 0; /* the store never holds root's credentials */
 
-    if (kb_record_check(conf.state_dir, conf.ccache_dir, want.job, want.uid, 0, want.path, sizeof(want.path), why,
-                        sizeof(why)) == 0) {
-        export_ccache(sp, want.job, want.path);
+    if (kb_record_check(conf.state_dir, conf.ccache_dir, want.job, want.uid, 0, want.m.path, sizeof(want.m.path),
+                        why, sizeof(why)) == 0) {
+        export_ccache(sp, want.job, want.m.path);
         return 0;
     }
     slurm_debug("krb5bridge: job %" PRIu32 ": materialising: %s", want.job, why);
@@ -421,10 +439,35 @@ static int materialise_hook(spank_t sp)
     root_envp(&envp);
 
     keeper_else_helper("materialise", want.job, req, &argv, &envp, answer_ccache, &want, &a);
-    if (a.status != 0)
+    if (a.status != 0) {
         materialise_failed(a.status, a.msg, want.job, want.uid);
-    else
-        export_ccache(sp, want.job, want.path);
+        /* Never the submit host's ccache (srun passes its KRB5CCNAME on): no path at all is better. */
+        spank_unsetenv(sp, "KRB5CCNAME");
+        kb_task_failed_line(a.msg, task_line, sizeof(task_line));
+        return 0;
+    }
+    if (want.m.kind == KB_ANSWER_PENDING)
+        slurm_info("krb5bridge: job %" PRIu32 ", uid %lu: no ticket yet (%s: %s); %s is written as soon as it can be",
+                   want.job, (unsigned long)want.uid, want.m.code, want.m.message, want.m.path);
+    export_ccache(sp, want.job, want.m.path);
+    kb_task_line(&want.m, effective_mode() == KB_MODE_AUTO, task_line, sizeof(task_line));
+    return 0;
+}
+
+/*
+ * In the job's first task, as the user, before the program starts: the one line materialise left,
+ * on the job's own stderr (srun's terminal, or the batch job's error file).
+ */
+KB_EXPORT int slurm_spank_task_init(spank_t sp, int ac, char **av)
+{
+    uint32_t task = 0;
+
+    (void)ac;
+    (void)av;
+    if (task_line[0] == '\0' || spank_context() != S_CTX_REMOTE)
+        return 0;
+    if (spank_get_item(sp, S_TASK_GLOBAL_ID, &task) == ESPANK_SUCCESS && task == 0)
+        fprintf(stderr, "%s\n", task_line);
     return 0;
 }
 

@@ -91,10 +91,11 @@ void kb_describe_failure(const struct kb_run_result *res, const char *verb, int 
 {
     code[0] = '\0';
     if (res->timed_out) {
-        snprintf(code, codelen, "E_STORE_TIMEOUT");
-        snprintf(line, len, "krb5bridge: the credential store did not answer within %d s "
-                 "(helper %s stopped; check that `krb5bridge serve` runs and the store address is right)",
-                 timeout_s, verb);
+        /* The helper bounds the store exchange itself (timeout_s) and says so when the store is slow;
+         * being killed means it did not even finish within that plus Node's start-up. */
+        snprintf(line, len, "krb5bridge: the helper (%s) did not finish within %d s: the store exchange has %d s "
+                 "of that, the rest is for starting Node; the machine may be overloaded, try again",
+                 verb, timeout_s + KB_STARTUP_S, timeout_s);
     } else if (res->exec_failed) {
         snprintf(line, len, "krb5bridge: cannot start the helper; check node= and helper= in plugstack.conf (%.*s)",
                  (int)strcspn(res->err, "\n"), res->err);

@@ -6,6 +6,9 @@
 #include "checks.h"
 #include "run.h"
 
+/* Time the helper gets beyond the store timeout: Node's start-up, on a busy machine (30 sbatch at once). */
+#define KB_STARTUP_S 30
+
 /* The registry code for an exit status ("E_NO_TICKET"), or NULL if unknown. */
 const char *kb_status_code(int status);
 
@@ -34,6 +37,7 @@ int kb_error_line(const char *text, char *line, size_t len, char *code, size_t c
  * registry message for its exit status, or what happened (timeout, signal, exec failure).
  * `timeout_s` is the configured store timeout. Sets `code` to the registry code or "" if none.
  */
+/* A helper killed by its deadline (timeout_s + KB_STARTUP_S) says it did not finish, not that the store timed out. */
 void kb_describe_failure(const struct kb_run_result *res, const char *verb, int timeout_s,
                          char *line, size_t len, char *code, size_t codelen);
 

@@ -23,6 +23,11 @@ beforeAll(() => {
 
 const ccachePattern = (u: User, job: string): RegExp => new RegExp(`^FILE:/tmp/krb5cc_${u.uid}_${job}_[A-Za-z0-9]{6}$`);
 const path = (ccache: string): string => ccache.replace(/^FILE:/, '');
+const TIME = '\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d';
+/** The one line the job's first task prints: which stored ticket the job uses, and where. */
+const usesLine = (u: User, ccache: string): RegExp =>
+  new RegExp(`^krb5bridge: this job uses the Kerberos ticket of ${u.name}@${c.realm} held by the credential store \\(valid until ${TIME}, renewed until ${TIME}\\) in ${path(ccache)}$`);
+const bridgeLines = (stderr: string): string[] => stderr.split('\n').filter((l) => l.includes('krb5bridge'));
 
 async function expectGone(ccache: string): Promise<void> {
   await waitFor(() => !existsSync(path(ccache)), 10_000, `${ccache} to be removed after the job`);
@@ -36,7 +41,9 @@ test('srun: the job has the user\'s TGT in a private ccache under /tmp, and kvno
   expect(rep.stat).toBe(`${alice.name} 600 regular file 1`);
   expect(rep.principal).toBe(`${alice.name}@${c.realm}`);
   expect(rep.kvno).toBe('ok');
-  expect(r.stderr).not.toMatch(/krb5bridge/);
+  // The user is told, in the job's stderr, which ticket the job uses: one line, nothing else.
+  expect(bridgeLines(r.stderr)).toHaveLength(1);
+  expect(bridgeLines(r.stderr)[0]).toMatch(usesLine(alice, rep.ccache));
   await expectGone(rep.ccache);
 });
 
@@ -82,12 +89,13 @@ test('srun after kdestroy: the job uses the ticket the store still holds, and sr
   expect(c.as(alice.name, ['kdestroy']).code).toBe(0);
   const r = c.as(alice.name, ['srun', '-N1', 'sh', '-c', REPORT_SCRIPT]);
   expect(r.code).toBe(0);
-  const lines = r.stderr.split('\n').filter((l) => l.includes('krb5bridge'));
-  expect(lines).toHaveLength(1);
+  const lines = bridgeLines(r.stderr);
+  expect(lines).toHaveLength(2);
   expect(lines[0]).toMatch(
     new RegExp(`krb5bridge: no Kerberos ticket here; the job uses the ticket of ${alice.name}@${c.realm} that the credential store already holds \\(valid until \\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d\\)\\.$`),
   );
   const rep = parseReport(r.stdout);
+  expect(lines[1]).toMatch(usesLine(alice, rep.ccache));
   expect(rep.principal).toBe(`${alice.name}@${c.realm}`);
   expect(rep.kvno).toBe('ok');
   await expectGone(rep.ccache);

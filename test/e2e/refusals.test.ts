@@ -23,10 +23,21 @@ beforeAll(() => {
 
 afterEach(() => c.plugstack());
 
-/** srun exports the login environment: without a job ccache the job keeps the login KRB5CCNAME. */
+/** srun exports the login environment: with --krb5=no the job keeps the login KRB5CCNAME, as asked. */
 const noJobCcache = (stdout: string, u: User): void => {
   expect(stdout).toContain(`RAN KRB5CCNAME=${u.ccache}`);
   expect(stdout).not.toContain('/tmp/krb5cc_');
+};
+
+/**
+ * Without a credential now, the job still never keeps the login KRB5CCNAME: it names the job's own
+ * path on the node, reserved (nothing there yet) for the keeper to fill if the user pushes a ticket.
+ */
+const pendingJobCcache = (stdout: string, u: User): string => {
+  const m = new RegExp(`RAN KRB5CCNAME=FILE:(/tmp/krb5cc_${u.uid}_\\d+_[A-Za-z0-9]{6})$`, 'm').exec(stdout);
+  expect({ stdout, named: m !== null }).toEqual({ stdout, named: true });
+  expect(stdout).not.toContain(u.ccache);
+  return m![1]!;
 };
 
 /** Lines of stderr that come from krb5bridge. */
@@ -61,13 +72,13 @@ test('a user cannot fetch credentials from the store: only root may', () => {
   expect(r.stderr).toMatch(/^krb5bridge: E_PERMISSION: /m);
 });
 
-test('no ticket, default policy: one clear warning and the job runs without credentials', () => {
-  const r = c.as(carol.name, ['srun', '-N1', 'sh', '-c', 'echo "RAN KRB5CCNAME=${KRB5CCNAME:-unset}"']);
+test('no ticket, default policy: one clear warning and the job runs without credentials (its own empty path)', () => {
+  const r = c.as(carol.name, ['srun', '-N1', 'sh', '-c', 'echo "RAN KRB5CCNAME=${KRB5CCNAME:-unset}"; ls "${KRB5CCNAME#FILE:}" 2>&1 | sed "s/^/LS /"']);
   expect(r.code).toBe(0);
-  noJobCcache(r.stdout, carol);
-  const lines = bridgeLines(r.stderr);
-  expect(lines).toHaveLength(1);
-  expect(lines[0]).toMatch(/no Kerberos ticket found; run kinit.*runs without Kerberos credentials/);
+  const path = pendingJobCcache(r.stdout, carol);
+  expect(r.stdout).toContain(`LS ls: cannot access '${path}': No such file or directory`);
+  // Said once, at submission; mode auto does not say it again at task start.
+  expect(bridgeLines(r.stderr)).toEqual(['krb5bridge: no Kerberos ticket found; run kinit, then submit again. The job runs without Kerberos credentials.']);
 });
 
 test('no ticket, policy=fail: the submission is refused cleanly and nothing runs', () => {
@@ -96,13 +107,18 @@ describe('store unavailable', () => {
     else c.storeStart();
   });
 
-  test('store stopped: srun warns once, names the store, and the job runs', () => {
+  test('store stopped: srun says so at submission and at task start, names the store, and the job runs', () => {
     c.storeStop();
     c.kinit(alice.name); // a new ticket, so the push cannot be skipped
     const r = c.as(alice.name, ['srun', '-N1', 'echo', 'RAN']);
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('RAN');
-    expect(bridgeLines(r.stderr).join('\n')).toMatch(/cannot reach the credential store.*127\.0\.0\.1:\d+/);
+    const lines = bridgeLines(r.stderr);
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toMatch(/^krb5bridge: cannot reach the credential store; .*cannot connect to 127\.0\.0\.1:\d+: ECONNREFUSED\. The job runs without Kerberos credentials\.$/);
+    expect(lines[1]).toMatch(
+      new RegExp(`^krb5bridge: no Kerberos ticket for this job yet \\(E_STORE_UNREACHABLE: cannot connect to 127\\.0\\.0\\.1:\\d+: ECONNREFUSED\\); it is written to /tmp/krb5cc_${alice.uid}_\\d+_[A-Za-z0-9]{6} \\(KRB5CCNAME\\) as soon as it can be had$`),
+    );
   });
 
   test('store hung: srun gives up within the configured timeout and follows policy=fail', () => {

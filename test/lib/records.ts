@@ -20,9 +20,10 @@ export interface TestRecords {
   cred(uid: number): StoredCredential | undefined;
 }
 
-export function memoryRecords(): TestRecords {
+/** `log`: where the store's own lines go (storage alarms). */
+export function memoryRecords(log?: (line: string) => void): TestRecords {
   const codec = new RecordCodec(new KeyRing(newKey(1)));
-  const records = new MemoryRecordStore(codec);
+  const records = new MemoryRecordStore(codec, log);
   const t: TestRecords = {
     records,
     codec,

@@ -78,7 +78,7 @@ static int line_of(krb5_context ctx, const char *name, time_t now, char *line)
     int rc;
 
     krb5_cc_resolve(ctx, name, &cc);
-    rc = kb_marker_line_cc(ctx, cc, "127.0.0.1:7386", now, line, KB_LINE_LEN, why, sizeof(why));
+    rc = kb_marker_line_cc(ctx, cc, "127.0.0.1:7386", now, line, KB_LINE_LEN, NULL, why, sizeof(why));
     krb5_cc_close(ctx, cc);
     return rc;
 }
@@ -114,9 +114,15 @@ static void marker_line_tests(void)
 
     snprintf(name, sizeof(name), "FILE:%s/tgt", dir);
     setenv("KRB5CCNAME", name, 1);
-    ok(kb_marker_line("s:1", now, line, sizeof(line), why, sizeof(why)) == KB_TICKET_OK
-           && strncmp(line, "v1 s:1 alice@EX.TEST 1000 ", 26) == 0,
-       "kb_marker_line reads the default ccache (KRB5CCNAME)");
+    {
+        struct kb_tgt tgt;
+        memset(&tgt, 0, sizeof(tgt));
+        ok(kb_marker_line("s:1", now, line, sizeof(line), &tgt, why, sizeof(why)) == KB_TICKET_OK
+               && strncmp(line, "v1 s:1 alice@EX.TEST 1000 ", 26) == 0,
+           "kb_marker_line reads the default ccache (KRB5CCNAME)");
+        is_str(tgt.principal, "alice@EX.TEST", "and describes the TGT: its principal");
+        ok(tgt.endtime > now, "its end time");
+    }
     unsetenv("KRB5CCNAME");
     krb5_free_context(ctx);
 }
@@ -368,7 +374,7 @@ static void ccname_tests(void)
     BAD("KRB5CCNAME=FILE:\n", "the answer names an empty ccache path", "empty path with a newline");
     BAD("KRB5CCNAME=FILE:/tmp/x\r\n", "the ccache path in the answer has a control character", "trailing CR");
     BAD("KRB5CCNAME=FILE:/tmp/x\ttrailing", "the ccache path in the answer has a control character",
-        "trailing garbage after a tab");
+        "a status after a tab (kb_parse_materialised reads those)");
     BAD("KRB5CCNAME=FILE:/tmp/x\n\n", "the answer has more than one line", "an empty second line");
     BAD("KRB5CCNAME=FILE:/tmp/x\nKRB5CCNAME=FILE:/tmp/y\n", "the answer has more than one line", "a second line");
     BAD("KRB5CCNAME=FILE:tmp/x\n", "the ccache path \"tmp/x\" is not absolute", "relative path");
@@ -378,6 +384,54 @@ static void ccname_tests(void)
     ok(kb_parse_ccname(big, path, sizeof(path), why, sizeof(why)) == 0 && strlen(path) == 31,
        "a path of exactly 31 bytes fits a 32-byte buffer");
 #undef BAD
+}
+
+/* The whole materialise answer: path, then a TAB and "ticket ..." or "pending ...". */
+static void materialised_tests(void)
+{
+    struct kb_materialised m;
+
+    ok(kb_parse_materialised("KRB5CCNAME=FILE:/tmp/krb5cc_1_2_Ab9\n", &m, why, sizeof(why)) == 0
+           && m.kind == KB_ANSWER_PLAIN && strcmp(m.path, "/tmp/krb5cc_1_2_Ab9") == 0,
+       "a plain answer (a reused ccache)");
+    ok(kb_parse_materialised("KRB5CCNAME=FILE:/tmp/krb5cc_1_2_Ab9\tticket alice@EX.TEST 2000000000 2000600000\n", &m, why,
+                             sizeof(why)) == 0
+           && m.kind == KB_ANSWER_TICKET && strcmp(m.path, "/tmp/krb5cc_1_2_Ab9") == 0
+           && strcmp(m.principal, "alice@EX.TEST") == 0 && m.endtime == 2000000000LL && m.renew_till == 2000600000LL,
+       "a ticket answer: path, principal and times");
+    ok(kb_parse_materialised("KRB5CCNAME=FILE:/tmp/krb5cc_1_2_Ab9\tpending E_STORE_UNREACHABLE cannot connect to s:1: "
+                             "ECONNREFUSED", &m, why, sizeof(why)) == 0
+           && m.kind == KB_ANSWER_PENDING && strcmp(m.code, "E_STORE_UNREACHABLE") == 0
+           && strcmp(m.message, "cannot connect to s:1: ECONNREFUSED") == 0,
+       "a pending answer (the keeper's, no newline): code and message");
+#define BADM(answer, want, name)                                                                  \
+    do {                                                                                          \
+        why[0] = '\0';                                                                            \
+        ok(kb_parse_materialised(answer, &m, why, sizeof(why)) == -1, "refused: %s", name);        \
+        is_str(why, want, "and says why: %s", name);                                              \
+    } while (0)
+    BADM("KRB5CCNAME=FILE:/tmp/x\tticket alice@EX 12x 5", "the answer's status is not \"ticket <principal> <endtime> "
+         "<renew_till>\"", "a ticket with a bad time");
+    BADM("KRB5CCNAME=FILE:/tmp/x\tticket alice@EX", "the answer's status is not \"ticket <principal> <endtime> "
+         "<renew_till>\"", "a ticket without times");
+    BADM("KRB5CCNAME=FILE:/tmp/x\tpending NOPE message", "the answer's status is not \"pending <E_CODE> <message>\"",
+         "pending without an error code");
+    BADM("KRB5CCNAME=FILE:/tmp/x\tsomething else", "the answer's status \"something else\" is neither \"ticket ...\" "
+         "nor \"pending ...\"", "an unknown status");
+    BADM("KRB5CCNAME=FILE:/tmp/x\tpending E_X a\x01b", "the answer's status has a control character",
+         "a control character in the message");
+    BADM("KRB5CCNAME=FILE:/tmp/x\tpending E_X a\nKRB5CCNAME=FILE:/tmp/y\n", "the answer has more than one line",
+         "a second line after the status");
+    BADM("KRB5CCNAME=FILE:tmp/x\tpending E_X y", "the ccache path \"tmp/x\" is not absolute", "the path is checked too");
+#undef BADM
+    ok(kb_ccache_name_check("/tmp/krb5cc_7_9_Ab9", "/tmp", 7, 9, why, sizeof(why)) == 0,
+       "a pending ccache: its name alone is checked (nothing is there yet)");
+    ok(kb_ccache_name_check("/tmp/krb5cc_7_9_Ab9", "/tmp", 8, 9, why, sizeof(why)) == -1
+           && strcmp(why, "ccache /tmp/krb5cc_7_9_Ab9: not a name /tmp/krb5cc_8_9_XXXXXX") == 0,
+       "another uid's name is refused: %s", why);
+    ok(kb_ccache_name_check("/tmp/krb5cc_7_9_../x", "/tmp", 7, 9, why, sizeof(why)) == -1
+           && strcmp(why, "ccache /tmp/krb5cc_7_9_../x: bad suffix") == 0,
+       "a name leaving the directory is refused: %s", why);
 }
 
 int main(void)
@@ -391,6 +445,7 @@ int main(void)
     marker_file_tests(root);
     marker_stored_tests();
     ccname_tests();
+    materialised_tests();
     if (root)
         record_tests();
     else

@@ -91,6 +91,16 @@ spank_err_t spank_setenv(spank_t sp, const char *var, const char *val, int overw
     return ESPANK_SUCCESS;
 }
 
+spank_err_t spank_unsetenv(spank_t sp, const char *var)
+{
+    (void)sp;
+    if (fake->context != S_CTX_REMOTE)
+        return ESPANK_NOT_REMOTE;
+    fake->unsetenv_calls++;
+    snprintf(fake->unsetenv_name, sizeof(fake->unsetenv_name), "%s", var);
+    return ESPANK_SUCCESS;
+}
+
 const char *spank_strerror(spank_err_t err)
 {
     return err == ESPANK_SUCCESS ? "Success" : "fake spank error";

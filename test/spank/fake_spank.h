@@ -20,6 +20,8 @@ struct fake_spank {
     char setenv_name[64];
     char setenv_value[2048];
     int setenv_overwrite;
+    int unsetenv_calls;
+    char unsetenv_name[64];
     char log[16384];
 };
 

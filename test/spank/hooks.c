@@ -179,7 +179,8 @@ static void write_record(const char *cc)
     write_text(p, text, 0600);
 }
 
-static void make_tgt_ccache(const char *name)
+/* A TGT of alice's for an hour, renewable for a week like a kinit -r 7d one (or not renewable). */
+static void make_tgt_ccache(const char *name, int renewable)
 {
     krb5_context ctx;
     krb5_ccache cc;
@@ -200,6 +201,10 @@ static void make_tgt_ccache(const char *name)
     cr.ticket.data = "t";
     cr.times.authtime = (krb5_timestamp)now;
     cr.times.endtime = (krb5_timestamp)(now + 3600);
+    if (renewable) {
+        cr.times.renew_till = (krb5_timestamp)(now + 7 * 86400);
+        cr.ticket_flags = TKT_FLG_RENEWABLE;
+    }
     krb5_cc_store_cred(ctx, cc, &cr);
     cr.keyblock.contents = NULL;
     cr.ticket.data = NULL;
@@ -260,7 +265,7 @@ static void local_tests(void)
     unsetenv("SLURM_JOB_ID");
 
     /* with a TGT */
-    make_tgt_ccache(ccname);
+    make_tgt_ccache(ccname, 1);
     setenv("KRB5CCNAME", ccname, 1);
     setenv("KRB5_CONFIG", "/etc/krb5-user.conf", 1);
     setenv("HOME", "/home/alice", 1);
@@ -279,7 +284,7 @@ static void local_tests(void)
 
     /* the marker fast path */
     snprintf(mk, sizeof(mk), "%s/krb5bridge_pushed_%d", markers, (int)getuid());
-    kb_marker_line("st.example:99", time(NULL), line, sizeof(line), why, sizeof(why));
+    kb_marker_line("st.example:99", time(NULL), line, sizeof(line), NULL, why, sizeof(why));
     write_text(mk, line, 0600);
     ok(scenario(S_CTX_LOCAL, POST_OPT, NULL, args) == 0 && access(calls, F_OK) != 0,
        "a valid push marker skips the helper");
@@ -291,6 +296,14 @@ static void local_tests(void)
     ok(scenario(S_CTX_LOCAL, POST_OPT, NULL, args) == 0 && access(calls, F_OK) == 0,
        "a marker for an older ticket does not");
     unlink(mk);
+
+    /* A ticket that is not renewable: the user is warned at submission, and the job is submitted. */
+    make_tgt_ccache(ccname, 0);
+    ok(scenario(S_CTX_LOCAL, POST_OPT, NULL, args) == 0, "a ticket that is not renewable: submitted");
+    ok(strncmp(fake->log, "user: krb5bridge: warning: your Kerberos ticket (alice@EX.TEST) is not renewable: the job "
+               "loses it when it expires at ", 110) == 0,
+       "with a warning that says so first: %s", fake->log);
+    make_tgt_ccache(ccname, 1);
 
     helper_mode("fail");
     ok(scenario(S_CTX_LOCAL, POST_OPT, NULL, args) == 0, "store down, policy warn: the job runs");

@@ -51,9 +51,10 @@ int main(void)
     res.timed_out = 1;
     res.signal = 9;
     kb_describe_failure(&res, "materialise", 5, line, sizeof(line), code, sizeof(code));
-    ok(strncmp(line, "krb5bridge: the credential store did not answer within 5 s (helper materialise stopped", 86) == 0,
-       "timeout line: %s", line);
-    is_str(code, "E_STORE_TIMEOUT", "timeout code");
+    is_str(line, "krb5bridge: the helper (materialise) did not finish within 35 s: the store exchange has 5 s of that, "
+           "the rest is for starting Node; the machine may be overloaded, try again",
+           "a helper killed at its deadline: it did not finish (its own store timeout would have said the store)");
+    is_str(code, "", "no registry code: the store may well have answered");
 
     memset(&res, 0, sizeof(res));
     res.status = 127;

@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import type { CommandModule } from 'yargs';
 import { fetchCreds } from '../client/client';
 import { DEFAULT_NODE_STATE_DIR } from '../config/config';
-import { renewKrbCred } from '../krb5';
+import { configureRenewals, renewKrbCred } from '../krb5';
 import { checkRefreshCommand } from '../keeper/command';
 import { build } from '../keeper/server';
 import { slurmRunner } from '../slurm/commands';
@@ -50,6 +50,7 @@ export const keeperCommand: CommandModule<GlobalArgs, Args> = {
     const stateDir = config.state_dir ?? DEFAULT_NODE_STATE_DIR;
     // squeue by absolute path with a fixed environment (slurm_conf, else this process's SLURM_CONF).
     const squeue = slurmRunner({ slurmConf: config.slurm_conf, timeoutMs: config.timeout * 1000 });
+    configureRenewals({ timeoutMs: config.kdc_timeout * 1000, concurrency: config.renew_concurrency, perSecond: config.renew_rate });
     const daemon = build({
       socket: config.keeper_socket,
       stateDir,
@@ -59,6 +60,7 @@ export const keeperCommand: CommandModule<GlobalArgs, Args> = {
       // The job id lets a job-bound store check that this job of uid runs on this node.
       fetch: async (uid, job) => ({ krbcred: (await fetchCreds(config, uid, job)).krbcred }),
       renew: renewKrbCred,
+      lastAttemptLead: config.kdc_timeout + 2,
       runningJobs: () => runningJobs(squeue, node),
       refreshCommand: config.refresh_command,
       commandTimeoutMs: config.timeout * 1000,

@@ -2,7 +2,7 @@
 import type { CommandModule } from 'yargs';
 import { fetchCreds } from '../client/client';
 import { DEFAULT_NODE_STATE_DIR } from '../config/config';
-import { materialise } from '../node';
+import { materialise, materialiseAnswer } from '../node';
 import { GlobalArgs, configFrom } from './common';
 
 interface Args extends GlobalArgs {
@@ -26,7 +26,7 @@ export const materialiseCommand: CommandModule<GlobalArgs, Args> = {
       .option('state-dir', { type: 'string', describe: `where job records live (default ${DEFAULT_NODE_STATE_DIR})` }),
   handler: async (args) => {
     const config = configFrom(args, { ccache_dir: args['ccache-dir'], state_dir: args['state-dir'] });
-    const path = await materialise({
+    const r = await materialise({
       uid: args.uid,
       gid: args.gid,
       job: args.job,
@@ -34,7 +34,9 @@ export const materialiseCommand: CommandModule<GlobalArgs, Args> = {
       stateDir: config.state_dir ?? DEFAULT_NODE_STATE_DIR,
       // The job id lets a job-bound store check that this job of uid runs on this node.
       fetch: async (uid) => (await fetchCreds(config, uid, String(args.job))).krbcred,
+      // The job gets its own path even when the store cannot give the credential now; the keeper fills it.
+      pendingOnFailure: true,
     });
-    process.stdout.write(`KRB5CCNAME=FILE:${path}\n`);
+    process.stdout.write(`${materialiseAnswer(r)}\n`);
   },
 };

@@ -12,5 +12,6 @@ export const pingCommand: CommandModule<GlobalArgs, GlobalArgs> = {
     const r = await ping(config);
     if (args.json) return outJson({ store: config.store, ...r });
     out(`store ${config.store} answered; it authenticated you as uid ${r.uid} (version ${r.version})`);
+    if (r.storage) out(`warning: the store cannot save to its storage: ${r.storage}`);
   },
 };

@@ -2,7 +2,7 @@
 import type { CommandModule } from 'yargs';
 import { DEFAULT_STORE_STATE_DIR } from '../config/config';
 import { openAuditLog } from '../audit/audit';
-import { hostServicePrincipal, renewKrbCred } from '../krb5';
+import { configureRenewals, hostServicePrincipal, renewKrbCred } from '../krb5';
 import { loadPolicyFile } from '../policy/policyfile';
 import { Renewer } from '../renewer/renewer';
 import { build } from '../server/store';
@@ -66,12 +66,21 @@ export const serveCommand: CommandModule<GlobalArgs, Args> = {
       keyFile: config.key_file,
       policy,
       audit,
-      jobCheck: config.job_bound === 'yes' ? { slurmConf: config.slurm_conf } : undefined,
+      // Half the client's timeout: a node hears "slurmctld unreachable", never a timeout of its own.
+      jobCheck: config.job_bound === 'yes' ? { slurmConf: config.slurm_conf, timeoutMs: Math.max(1000, config.timeout * 500) } : undefined,
     });
     const addr = await store.listen();
     const shown = addr.family === 'IPv6' ? `[${addr.address}]:${addr.port}` : `${addr.address}:${addr.port}`;
     // Renewal at the KDC (KRB5_CONFIG says where): one request per user per cycle (docs/keeper.md).
-    const renewer = new Renewer({ records: store.records, log: logLine, marginSeconds: config.renew_margin, renew: renewKrbCred, audit: store.audit });
+    configureRenewals({ timeoutMs: config.kdc_timeout * 1000, concurrency: config.renew_concurrency, perSecond: config.renew_rate });
+    const renewer = new Renewer({
+      records: store.records,
+      log: logLine,
+      marginSeconds: config.renew_margin,
+      renew: renewKrbCred,
+      audit: store.audit,
+      lastAttemptLead: config.kdc_timeout + 2,
+    });
     renewer.start();
     logLine(`listening on ${shown} (${store.records.description}, min_uid ${config.min_uid}, munge socket ${config.munge_socket ?? 'libmunge default'}${config.keytab ? `, krb5 as ${config.store_principal ?? hostServicePrincipal('krb5bridge')} with keytab ${config.keytab}` : ''}; policy ${policy?.source ?? 'default'}, job-bound fetch ${config.job_bound}, key file ${config.key_file}, audit log ${config.audit_log ?? 'off'}; ${hardeningState()})`);
     await runUntilSignalled({

@@ -149,11 +149,15 @@ export interface PingResult {
   uid: number;
   gid: number;
   version: string;
+  /** The store's storage refuses writes: what, since when (absent when all is well). */
+  storage?: string;
 }
 
 export async function ping(config: Config): Promise<PingResult> {
   const resp = await once(config, { op: 'ping' });
-  return { uid: num(resp, 'uid'), gid: num(resp, 'gid'), version: str(resp, 'version', 100) };
+  const r: PingResult = { uid: num(resp, 'uid'), gid: num(resp, 'gid'), version: str(resp, 'version', 100) };
+  if (resp.storage !== undefined) r.storage = str(resp, 'storage');
+  return r;
 }
 
 export async function removeCreds(config: Config, uid?: number): Promise<{ uid: number; principal: string }> {

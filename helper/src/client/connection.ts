@@ -1,7 +1,9 @@
 /**
  * One TCP connection to the store: connect within a deadline, send a frame, read one frame back.
- * Errors name the address: E_STORE_UNREACHABLE (cannot connect), E_STORE_TIMEOUT (no answer in
- * time), E_PROTOCOL (the store closed or sent something that is not a frame).
+ * Errors name the address and say what happened: E_STORE_UNREACHABLE (cannot connect),
+ * E_STORE_CLOSED (connected, then the store closed or reset the connection before answering: it
+ * was restarting, or refused the request and said why in its log), E_STORE_TIMEOUT (connected,
+ * no answer in time), E_PROTOCOL (the store sent something that is not a frame).
  */
 import * as net from 'node:net';
 import { Krb5BridgeError } from '../errors';
@@ -28,8 +30,8 @@ export class StoreConnection {
       }
       this.wake();
     });
-    socket.on('error', (e: NodeJS.ErrnoException) => this.fail(new Krb5BridgeError('E_STORE_UNREACHABLE', `connection to ${address} failed: ${e.code ?? e.message}`, { cause: e })));
-    socket.on('close', () => this.fail(new Krb5BridgeError('E_PROTOCOL', `store ${address} closed the connection without answering; see the store's log`)));
+    socket.on('error', (e: NodeJS.ErrnoException) => this.fail(new Krb5BridgeError('E_STORE_CLOSED', `the connection to ${address} broke before the answer: ${e.code ?? e.message}`, { cause: e })));
+    socket.on('close', () => this.fail(new Krb5BridgeError('E_STORE_CLOSED', `store ${address} closed the connection without answering (restarting? see the store's log)`)));
   }
 
   /** Connect to HOST:PORT, giving up at `deadline` (ms since the epoch). */
@@ -57,11 +59,12 @@ export class StoreConnection {
   /** Send one frame and wait for the next frame from the store, until `deadline`. */
   request(body: Buffer, deadline: number): Promise<Buffer> {
     if (this.failure) return Promise.reject(this.failure);
+    const started = Date.now();
     this.socket.write(encodeFrame(body));
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.waiter = undefined;
-        reject(new Krb5BridgeError('E_STORE_TIMEOUT', `store ${this.address} sent no answer in time`));
+        reject(new Krb5BridgeError('E_STORE_TIMEOUT', `store ${this.address} sent no answer within ${Math.round((deadline - started) / 100) / 10} s`));
         this.socket.destroy();
       }, Math.max(0, deadline - Date.now()));
       this.waiter = (r) => {

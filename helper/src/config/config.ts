@@ -54,6 +54,12 @@ export interface Config {
   job_bound: 'yes' | 'no';
   /** Store: slurm.conf for its squeue/sinfo job checks; undefined = SLURM_CONF, else Slurm's default. */
   slurm_conf: string | undefined;
+  /** Store and keeper: give up one KDC renewal exchange after this long (a hung KDC). */
+  kdc_timeout: number;
+  /** Store and keeper: KDC renewal exchanges at once. */
+  renew_concurrency: number;
+  /** Store and keeper: KDC renewal exchanges started per second at most. */
+  renew_rate: number;
 }
 
 export const DEFAULT_CONFIG_FILE = '/etc/krb5bridge/krb5bridge.conf';
@@ -86,10 +92,13 @@ export function defaultConfig(): Config {
     audit_log: undefined,
     job_bound: 'yes',
     slurm_conf: undefined,
+    kdc_timeout: 10,
+    renew_concurrency: 4,
+    renew_rate: 20,
   };
 }
 
-type Kind = 'address' | 'path' | 'seconds' | 'uid' | 'name' | 'auth' | 'principal' | 'yesno';
+type Kind = 'address' | 'path' | 'seconds' | 'uid' | 'name' | 'auth' | 'principal' | 'yesno' | 'count';
 const KEYS: Record<keyof Config, Kind> = {
   store: 'address',
   listen: 'address',
@@ -114,6 +123,9 @@ const KEYS: Record<keyof Config, Kind> = {
   audit_log: 'path',
   job_bound: 'yesno',
   slurm_conf: 'path',
+  kdc_timeout: 'seconds',
+  renew_concurrency: 'count',
+  renew_rate: 'count',
 };
 
 export function isConfigKey(key: string): key is keyof Config {
@@ -152,6 +164,11 @@ export function parseValue(key: keyof Config, raw: string, where: string): strin
     case 'name':
       if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(value)) throw new Krb5BridgeError('E_CONFIG', `${where}: ${key} must be a host name, got "${value}"`);
       return value;
+    case 'count':
+      if (!/^\d{1,5}$/.test(value) || Number(value) < 1 || Number(value) > 10000) {
+        throw new Krb5BridgeError('E_CONFIG', `${where}: ${key} must be a whole number from 1 to 10000, got "${value}"`);
+      }
+      return Number(value);
     case 'uid': {
       if (!/^\d{1,10}$/.test(value) || Number(value) > 4294967294) {
         throw new Krb5BridgeError('E_CONFIG', `${where}: ${key} must be a numeric uid, got "${value}"`);

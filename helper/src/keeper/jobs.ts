@@ -24,6 +24,8 @@ export interface Job {
   failures: number;
   /** Renew-until reached (logged once): only a fresh push by the user can help now. */
   final: boolean;
+  /** The job's path is reserved but nothing is written there yet (a pending record). */
+  pending: boolean;
 }
 
 /** What the table learns of a ticket written into a job's ccache. */
@@ -67,15 +69,22 @@ export class JobTable {
 
   /** A ticket was just written into this job's ccache: track it, due a margin before its end. */
   track(f: { job: string; uid: number; gid: number; path: string }, t: TicketTimes): Job {
-    const j: Job = { ...f, principal: t.client, endtime: t.endtime, renew_till: t.renew_till, since: this.now(), due: 0, failures: 0, final: false };
+    const j: Job = { ...f, principal: t.client, endtime: t.endtime, renew_till: t.renew_till, since: this.now(), due: 0, failures: 0, final: false, pending: false };
     j.due = this.dueOf(j);
+    this.jobs.set(f.job, j);
+    return j;
+  }
+
+  /** A job whose path is reserved but not written (pending): due now, then as the refresher says. */
+  trackPending(f: { job: string; uid: number; gid: number; path: string }): Job {
+    const j: Job = { ...f, principal: '?', endtime: 0, renew_till: 0, since: this.now(), due: 0, failures: 0, final: false, pending: true };
     this.jobs.set(f.job, j);
     return j;
   }
 
   /** The job's ccache holds a new ticket: new times, a new plan. */
   refreshed(j: Job, t: TicketTimes): void {
-    Object.assign(j, { principal: t.client, endtime: t.endtime, renew_till: t.renew_till, since: this.now(), failures: 0, final: false });
+    Object.assign(j, { principal: t.client, endtime: t.endtime, renew_till: t.renew_till, since: this.now(), failures: 0, final: false, pending: false });
     j.due = this.dueOf(j);
   }
 
@@ -119,7 +128,8 @@ export class JobTable {
       try {
         const rec = readRecord(this.stateDir, name);
         if (!rec) continue;
-        this.learn(name, rec.uid, rec.path);
+        if (rec.pending) this.trackPending({ job: name, uid: rec.uid, gid: rec.pending.gid, path: rec.path });
+        else this.learn(name, rec.uid, rec.path);
       } catch (e) {
         if (!this.badRecords.has(name)) this.log(`job ${name}: record unusable (${(e as Error).message}); not tracked`);
         this.badRecords.add(name);

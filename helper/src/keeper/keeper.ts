@@ -6,8 +6,8 @@
  * One timer, never a busy loop; per job a few numbers and a path (no ticket bytes between refreshes).
  */
 import { join } from 'node:path';
-import { parseKrbCred, primaryTgt, type RenewedTgt, type TicketInfo } from '../krb5';
-import { destroy, jobsDir, materialise } from '../node';
+import type { RenewedTgt } from '../krb5';
+import { destroy, jobsDir, materialise, type MaterialiseResult } from '../node';
 import { withLock } from '../node/lock';
 import { RefreshSchedule } from '../util/schedule';
 import { runRefreshCommand } from './command';
@@ -31,6 +31,8 @@ export interface KeeperOptions {
   runningJobs: () => Promise<Set<string> | { error: string }>;
   refreshCommand?: string | undefined;
   commandTimeoutMs?: number;
+  /** The last refresh attempt is made this long before a job's ticket expires. */
+  lastAttemptLead?: number;
   log: (line: string) => void;
   /** Unix seconds. */
   now?: () => number;
@@ -55,10 +57,10 @@ export class Keeper {
   constructor(private readonly o: KeeperOptions) {
     const now = o.now ?? (() => Math.floor(Date.now() / 1000));
     // Half the store's margin is passed in: the store renews first, the keeper then finds the fresher ticket.
-    const schedule = new RefreshSchedule({ marginSeconds: o.marginSeconds, lifeDivisor: 3, firstRetrySeconds: 5, maxRetrySeconds: 60 });
+    const schedule = new RefreshSchedule({ marginSeconds: o.marginSeconds, lifeDivisor: 3, firstRetrySeconds: 5, maxRetrySeconds: 60, lastAttemptLead: o.lastAttemptLead ?? 12 });
     this.table = new JobTable(o.stateDir, schedule, now, o.log);
     this.refresher = new Refresher({ ...o, afterWrite: (j, event) => this.afterWrite(j, event) }, this.table, schedule, now);
-    this.sweeper = new Sweeper({ stateDir: o.stateDir, runningJobs: o.runningJobs, destroy: (uid, job) => this.destroy(uid, job), log: o.log });
+    this.sweeper = new Sweeper({ stateDir: o.stateDir, ccacheDir: o.ccacheDir, runningJobs: o.runningJobs, destroy: (uid, job) => this.destroy(uid, job), log: o.log });
   }
 
   get size(): number {
@@ -74,25 +76,28 @@ export class Keeper {
     return { jobs: this.table.size, ...r, sweeps: this.sweeper.sweeps, swept: this.sweeper.swept };
   }
 
-  /** Materialise for the plugin: the very code of `krb5bridge materialise`, then track the job. */
-  async materialise(uid: number, gid: number, job: string): Promise<string> {
-    let fetched: TicketInfo | undefined;
-    const path = await materialise({
+  /**
+   * Materialise for the plugin: the very code of `krb5bridge materialise`, then track the job. A
+   * credential that cannot be had now leaves the job pending: its path reserved, filled by the
+   * refresh cycle as soon as it can be.
+   */
+  async materialise(uid: number, gid: number, job: string): Promise<MaterialiseResult> {
+    const r = await materialise({
       uid,
       gid,
       job,
       ccacheDir: this.o.ccacheDir,
       stateDir: this.o.stateDir,
-      fetch: async (u) => {
-        const f = await this.o.fetch(u, job);
-        fetched = primaryTgt(parseKrbCred(f.krbcred));
-        return f.krbcred;
-      },
+      fetch: async (u) => (await this.o.fetch(u, job)).krbcred,
+      pendingOnFailure: true,
     });
     const known = this.table.get(job);
-    if (fetched) this.afterWrite(this.table.track({ job, uid, gid, path }, fetched), 'materialise');
-    else if (!known || known.path !== path) this.table.learn(job, uid, path, gid);
-    return path;
+    if (r.ticket) this.afterWrite(this.table.track({ job, uid, gid, path: r.path }, r.ticket), 'materialise');
+    else if (r.pending) {
+      if (!known?.pending || known.path !== r.path) this.table.trackPending({ job, uid, gid, path: r.path });
+      this.o.log(`job ${job} uid ${uid}: no ticket yet (${r.pending.code} ${r.pending.detail ?? r.pending.message}); ${r.path} reserved, written as soon as it can be`);
+    } else if (!known || known.path !== r.path) this.table.learn(job, uid, r.path, gid);
+    return r;
   }
 
   /** Destroy for the plugin: the code of `krb5bridge destroy`, then forget the job. */

@@ -10,6 +10,7 @@ import { Krb5BridgeError, isKrb5BridgeError } from '../errors';
 import { lstatOrUndefined } from '../util/fsafe';
 import { ensureTrustedDir } from '../util/trustedpath';
 import { VERSION } from '../version';
+import { materialiseAnswer } from '../node';
 import { Keeper, KeeperOptions } from './keeper';
 import { peerCred } from './peercred';
 import { MAX_LINE, errorLine, okLine, parseKeeperRequest } from './protocol';
@@ -66,7 +67,7 @@ export function build(o: KeeperDaemonOptions): KeeperDaemon {
     const req = parseKeeperRequest(line);
     switch (req.op) {
       case 'materialise':
-        return okLine(`KRB5CCNAME=FILE:${await keeper.materialise(req.uid, req.gid, req.job)}`);
+        return okLine(materialiseAnswer(await keeper.materialise(req.uid, req.gid, req.job)));
       case 'destroy':
         return okLine(await keeper.destroy(req.uid, req.job));
       case 'ping':

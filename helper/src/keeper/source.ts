@@ -29,7 +29,7 @@ export type Fresh =
    */
   | { ok: false; why: string; kind: 'nothing-fresher' | 'failed' };
 
-const STORE_DOWN = new Set<ErrorCode>(['E_STORE_UNREACHABLE', 'E_STORE_TIMEOUT']);
+const STORE_DOWN = new Set<ErrorCode>(['E_STORE_UNREACHABLE', 'E_STORE_TIMEOUT', 'E_STORE_CLOSED']);
 
 function asError(e: unknown): Krb5BridgeError {
   return isKrb5BridgeError(e) ? e : new Krb5BridgeError('E_INTERNAL', String(e));

@@ -4,7 +4,7 @@ export { readTgts, parseKrbCred, ccacheBytesFromKrbCred } from './ccache';
 export { anameToLocalname, primaryTgt, parsePrincipal, hostServicePrincipal } from './names';
 export { flagLetters } from './creds';
 export { MAX_KRBCRED_BYTES } from './krbcred';
-export { renewKrbCred, checkRenewable, iso, type RenewedTgt } from './renew';
+export { renewKrbCred, configureRenewals, checkRenewable, iso, type RenewedTgt, type RenewPolicy } from './renew';
 export { ApClient, ApServer, type ClientIdentity } from './ap';
 export { Keytab } from './keytab';
 export { dropHostCache } from './hostcreds';

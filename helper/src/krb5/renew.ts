@@ -1,13 +1,20 @@
 /**
  * Renewing a TGT at the KDC through the real libkrb5: the TGT from a KRB-CRED goes into a private
  * MEMORY ccache, krb5_get_renewed_creds asks the KDC (a TGS-REQ with the RENEW option), and the
- * renewed TGT comes back as a KRB-CRED. The KDC exchange runs on one of koffi's worker threads
- * (a daemon must not stall on a slow KDC) with a krb5_context of its own (a context is not for
- * two threads at once); renewals are serialised, one at a time per process.
+ * renewed TGT comes back as a KRB-CRED.
+ *
+ * A KDC may be down, or hung (stopped: connections accepted, nothing answered; libkrb5 then waits
+ * about 30 s). So each exchange runs on one of koffi's worker threads with a krb5_context of its
+ * own (a context is not for two threads at once), a few at once and at a bounded rate (a KDC
+ * coming back after an outage meets the backlog spread out), and is given up after its own
+ * timeout: the caller gets E_KDC_UNREACHABLE and goes on; the abandoned call finishes on its
+ * thread, is cleaned up there, and its context is reused. Calls still waiting for a KDC are capped,
+ * so a hung KDC can never pile up worker threads.
  */
 import { randomBytes } from 'node:crypto';
 import { Krb5BridgeError } from '../errors';
-import { AsyncKrbFn, Ptr, cFree, errorMessage, fn, newContext, unparse } from './lib';
+import { Limiter } from '../util/limit';
+import { Ptr, cFree, errorMessage, fn, newContext, unparse } from './lib';
 import { allocCreds, decodeCreds, ticketInfo, TKT_FLG_RENEWABLE } from './creds';
 import { mkKrbCred, withKrbCred } from './krbcred';
 import type { TicketInfo } from './types';
@@ -27,14 +34,32 @@ export interface RenewedTgt {
   ticket: TicketInfo;
 }
 
-/** The renewals' own context: the KDC exchange runs on a worker thread, never beside main-thread calls. */
-let renewCtx: Ptr | undefined;
-function rctx(): Ptr {
-  renewCtx ??= newContext();
-  return renewCtx;
+/** KRB5_KDC_UNREACH: "Cannot contact any KDC for requested realm". */
+const KDC_UNREACH = -1765328228;
+
+export interface RenewPolicy {
+  /** KDC exchanges at once. */
+  concurrency: number;
+  /** KDC exchanges started per second at most. */
+  perSecond: number;
+  /** Give up waiting for one exchange after this long. */
+  timeoutMs: number;
 }
 
-let queue: Promise<unknown> = Promise.resolve();
+/** Exchanges still on a worker thread, including those given up on; beyond this none starts. */
+const MAX_OUTSTANDING = 16;
+
+let policy: RenewPolicy = { concurrency: 4, perSecond: 20, timeoutMs: 10_000 };
+let limiter = new Limiter(policy.concurrency, policy.perSecond);
+/** Contexts not in use (each in-flight exchange holds one). */
+const idleContexts: Ptr[] = [];
+let outstanding = 0;
+
+/** Set how renewals meet the KDC (the daemons at start, from renew_* config keys). */
+export function configureRenewals(p: Partial<RenewPolicy>): void {
+  policy = { ...policy, ...p };
+  limiter = new Limiter(policy.concurrency, policy.perSecond);
+}
 
 /** The TGT of the client's own realm in a decoded KRB-CRED, else the first krbtgt. */
 function pickTgt(creds: Ptr[]): Ptr {
@@ -59,9 +84,8 @@ export function iso(t: number): string {
   return new Date(t * 1000).toISOString().replace('.000Z', 'Z');
 }
 
-/** Put the TGT in a new MEMORY ccache of the renewal context; returns the ccache. */
-function memoryCcacheWith(cred: Ptr): Ptr {
-  const c = rctx();
+/** Put the TGT in a new MEMORY ccache of context `c`; returns the ccache. */
+function memoryCcacheWith(c: Ptr, cred: Ptr): Ptr {
   const out: [Ptr | null] = [null];
   const name = `MEMORY:krb5bridge-renew-${randomBytes(8).toString('hex')}`;
   let code = fn.cc_resolve(c, name, out) as number;
@@ -76,49 +100,80 @@ function memoryCcacheWith(cred: Ptr): Ptr {
   return cc;
 }
 
-function callAsync(f: AsyncKrbFn, ...args: unknown[]): Promise<number> {
-  return new Promise((resolve, reject) => f.async(...args, (err: unknown, res: number) => (err ? reject(err) : resolve(res))));
+/** The outcome of krb5_get_renewed_creds, built on the main thread once the worker thread is done. */
+function outcome(code: number, out: Ptr, who: string): RenewedTgt {
+  if (code === 0) return { krbcred: mkKrbCred([out]), ticket: ticketInfo(out) };
+  const why = PERMANENT[code];
+  if (why) throw new Krb5BridgeError('E_NOT_RENEWABLE', `the KDC refused to renew the TGT of ${who}: ${why} (${errorMessage(code)})`);
+  if (code === KDC_UNREACH) throw new Krb5BridgeError('E_KDC_UNREACHABLE', `krb5_get_renewed_creds for ${who}: ${errorMessage(code)}`);
+  throw new Krb5BridgeError('E_KRB5', `krb5_get_renewed_creds for ${who}: ${errorMessage(code)} [${code}]`);
 }
 
 async function renewOnce(krbcred: Buffer, now: number): Promise<RenewedTgt> {
-  const c = rctx();
-  const cc = withKrbCred(krbcred, (creds) => {
-    const tgt = pickTgt(creds);
-    checkRenewable(ticketInfo(tgt), decodeCreds(tgt).ticket_flags, now);
-    return memoryCcacheWith(tgt);
-  });
-  let client: Ptr | undefined;
-  const out = allocCreds();
-  let filled = false;
+  if (outstanding >= MAX_OUTSTANDING) {
+    throw new Krb5BridgeError('E_KDC_UNREACHABLE', `${outstanding} renewals are still waiting for a KDC that does not answer; not asking it more until they return`);
+  }
+  const c = idleContexts.pop() ?? newContext();
+  let cc: Ptr;
   try {
-    const pOut: [Ptr | null] = [null];
-    const pc = fn.cc_get_principal(c, cc, pOut) as number;
-    if (pc !== 0 || !pOut[0]) throw new Krb5BridgeError('E_KRB5', `krb5_cc_get_principal: ${errorMessage(pc)}`);
-    client = pOut[0];
-    const who = unparse(client);
-    const code = await callAsync(fn.get_renewed_creds, c, out, client, cc, null);
-    if (code !== 0) {
-      const why = PERMANENT[code];
-      if (why) throw new Krb5BridgeError('E_NOT_RENEWABLE', `the KDC refused to renew the TGT of ${who}: ${why} (${errorMessage(code)})`);
-      throw new Krb5BridgeError('E_KRB5', `krb5_get_renewed_creds for ${who}: ${errorMessage(code)} [${code}]`);
-    }
-    filled = true;
-    return { krbcred: mkKrbCred([out]), ticket: ticketInfo(out) };
-  } finally {
-    if (filled) fn.free_cred_contents(c, out); // wipes the session key
+    cc = withKrbCred(krbcred, (creds) => {
+      const tgt = pickTgt(creds);
+      checkRenewable(ticketInfo(tgt), decodeCreds(tgt).ticket_flags, now);
+      return memoryCcacheWith(c, tgt);
+    });
+  } catch (e) {
+    idleContexts.push(c);
+    throw e;
+  }
+  const out = allocCreds();
+  const pOut: [Ptr | null] = [null];
+  const pc = fn.cc_get_principal(c, cc, pOut) as number;
+  if (pc !== 0 || !pOut[0]) {
     cFree(out);
-    if (client) fn.free_principal(c, client);
     fn.cc_destroy(c, cc);
+    idleContexts.push(c);
+    throw new Krb5BridgeError('E_KRB5', `krb5_cc_get_principal: ${errorMessage(pc)}`);
+  }
+  const client = pOut[0];
+  const who = unparse(client);
+  outstanding++;
+  const exchange = new Promise<RenewedTgt>((resolve, reject) => {
+    fn.get_renewed_creds.async(c, out, client, cc, null, (err: unknown, code: number) => {
+      try {
+        if (err) reject(new Krb5BridgeError('E_KRB5', `krb5_get_renewed_creds for ${who}: ${String(err)}`));
+        else resolve(outcome(code, out, who));
+      } catch (e) {
+        reject(e);
+      } finally {
+        if (!err && code === 0) fn.free_cred_contents(c, out); // wipes the session key
+        cFree(out);
+        fn.free_principal(c, client);
+        fn.cc_destroy(c, cc);
+        outstanding--;
+        idleContexts.push(c);
+      }
+    });
+  });
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      // Given up on: it still settles later on its thread; its result (key material) is wiped, unused.
+      exchange.then((r) => r.krbcred.fill(0)).catch(() => undefined);
+      reject(new Krb5BridgeError('E_KDC_UNREACHABLE', `the KDC did not answer within ${policy.timeoutMs / 1000} s (renewing the TGT of ${who}); it may be hung`));
+    }, policy.timeoutMs);
+  });
+  try {
+    return await Promise.race([exchange, timeout]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 
 /**
  * Renew the TGT of a KRB-CRED at the KDC (KRB5_CONFIG says where). Other tickets in the message
  * (cross-realm TGTs) are not carried over. E_NOT_RENEWABLE or E_TICKET_EXPIRED: asking again is
- * pointless; E_KRB5 (KDC unreachable, ...): try again later.
+ * pointless; E_KDC_UNREACHABLE (down, hung) or E_KRB5: try again later.
  */
 export function renewKrbCred(krbcred: Buffer): Promise<RenewedTgt> {
-  const next = queue.then(() => renewOnce(krbcred, Math.floor(Date.now() / 1000)));
-  queue = next.catch(() => undefined);
-  return next;
+  return limiter.run(() => renewOnce(krbcred, Math.floor(Date.now() / 1000)));
 }

@@ -5,7 +5,7 @@
  */
 import koffi from 'koffi';
 import { Krb5BridgeError } from '../errors';
-import { Limiter } from './limit';
+import { Limiter } from '../util/limit';
 import {
   EMUNGE_BAD_CRED,
   EMUNGE_CRED_EXPIRED,

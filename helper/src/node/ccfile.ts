@@ -44,3 +44,16 @@ export function createJobCcache(dir: string, uid: number, gid: number, job: stri
   }
   throw new Krb5BridgeError('E_IO', `cannot find a free ccache name in ${dirname(join(dir, 'x'))}`);
 }
+
+/**
+ * A name for a job ccache that cannot be written yet (pending): free now, random, so nobody else
+ * can guess it; nothing is created. When it is filled later, the atomic write replaces whatever
+ * the job may have put there meanwhile without following it.
+ */
+export function reserveJobCcache(dir: string, uid: number, job: string): string {
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const path = join(dir, `krb5cc_${uid}_${job}_${randomAlnum(6)}`);
+    if (!lstatOrUndefined(path)) return path;
+  }
+  throw new Krb5BridgeError('E_IO', `cannot find a free ccache name in ${dir}`);
+}

@@ -1,5 +1,5 @@
 /** The compute-node side: job ccaches and job records. */
-export { materialise, type MaterialiseOptions } from './materialise';
+export { materialise, materialiseAnswer, type MaterialiseOptions, type MaterialiseResult } from './materialise';
 export { destroy, type DestroyResult } from './destroy';
 export { readRecord, recordPath, jobsDir, type JobRecord } from './record';
 export { isValidJobCcache } from './ccfile';

@@ -1,7 +1,10 @@
 /**
- * Job records: `state_dir/jobs/<job>`, one line `<uid> <ccache path>\n`, written atomically only
- * after the ccache is complete. Only root writes there (0700 dir), yet a record is still checked
- * before anything acts on it.
+ * Job records: `state_dir/jobs/<job>`, one line, written atomically:
+ *   `<uid> <ccache path>\n`          the ccache at that path is complete;
+ *   `<uid> <ccache path> pending <gid>\n`  the path is the job's (its KRB5CCNAME names it) but
+ *                                    the credential could not be had yet: the keeper writes it
+ *                                    there (owner uid:gid) as soon as it can.
+ * Only root writes there (0700 dir), yet a record is still checked before anything acts on it.
  */
 import { closeSync, constants as C, fstatSync, openSync, readSync } from 'node:fs';
 import { join } from 'node:path';
@@ -14,6 +17,8 @@ import { isJobCcacheName } from './ccfile';
 export interface JobRecord {
   uid: number;
   path: string;
+  /** The ccache is not written yet (see above): the gid it is to be written for. */
+  pending?: { gid: number };
 }
 
 const MAX_RECORD = 4096;
@@ -57,14 +62,14 @@ function openRecord(path: string): number | undefined {
   return fd;
 }
 
-/** Parse `<uid> <path>\n`; the path must be the name materialise gives to this job's ccache. */
+/** Parse `<uid> <path>[ pending <gid>]\n`; the path must be the name materialise gives to this job's ccache. */
 export function parseRecord(text: string, job: string, where: string): JobRecord {
-  const m = /^(\d{1,10}) (\/[^\0\n]+)\n$/.exec(text);
+  const m = /^(\d{1,10}) (\/[^\0\n ]+)(?: pending (\d{1,10}))?\n$/.exec(text);
   if (!m) throw new Krb5BridgeError('E_STATE', `job record ${where} is malformed; remove it if no job ${job} runs`);
   const uid = Number(m[1]);
   const path = m[2]!;
   if (!isJobCcacheName(path, uid, job)) throw new Krb5BridgeError('E_STATE', `job record ${where} names ${path}, which is not a ccache of job ${job} and uid ${uid}`);
-  return { uid, path };
+  return m[3] ? { uid, path, pending: { gid: Number(m[3]) } } : { uid, path };
 }
 
 /** The job's record, or undefined when there is none. */
@@ -84,5 +89,5 @@ export function readRecord(stateDir: string, job: string): JobRecord | undefined
 }
 
 export async function writeRecord(stateDir: string, job: string, rec: JobRecord): Promise<void> {
-  await writeFileAtomic(recordPath(stateDir, job), `${rec.uid} ${rec.path}\n`, { what: 'job record' });
+  await writeFileAtomic(recordPath(stateDir, job), `${rec.uid} ${rec.path}${rec.pending ? ` pending ${rec.pending.gid}` : ''}\n`, { what: 'job record' });
 }

@@ -9,7 +9,7 @@
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import { Krb5BridgeError } from '../errors';
-import { SlurmOptions, SlurmRunner, firstLine, slurmRunner } from '../slurm/commands';
+import { SlurmOptions, SlurmResult, SlurmRunner, firstLine, slurmRunner, slurmctldUnreachable } from '../slurm/commands';
 import { expandHostlist } from '../slurm/hostlist';
 import { normaliseAddr } from './acl';
 
@@ -37,6 +37,15 @@ export interface NodePeer {
   addr?: string | undefined;
   /** Kerberos-authenticated host name (krb5 mode), if any. */
   hostName?: string | undefined;
+}
+
+/** E_SLURMCTLD_UNREACHABLE when slurmctld did not answer (the node retries), else E_JOB_CHECK. */
+function slurmFailure(what: string, r: SlurmResult, timeoutMs: number | undefined): Krb5BridgeError {
+  if (slurmctldUnreachable(r)) {
+    const why = r.code === -1 ? `no answer within ${(timeoutMs ?? 5000) / 1000} s` : firstLine(r);
+    return new Krb5BridgeError('E_SLURMCTLD_UNREACHABLE', `${what}: ${why}`);
+  }
+  return new Krb5BridgeError('E_JOB_CHECK', `${what} failed (status ${r.code}): ${firstLine(r)}`);
 }
 
 export class JobChecker {
@@ -76,7 +85,7 @@ export class JobChecker {
     const r = await this.run('squeue', ['--noheader', '--jobs', job, '--format', '%A|%U|%T|%N']);
     if (r.code !== 0) {
       if (/Invalid job id/i.test(r.stderr)) return undefined;
-      throw new Krb5BridgeError('E_JOB_CHECK', `squeue --jobs ${job} failed (status ${r.code}): ${firstLine(r)}`);
+      throw slurmFailure(`squeue --jobs ${job}`, r, this.o.timeoutMs);
     }
     for (const line of r.stdout.split('\n')) {
       const f = line.trim().split('|');
@@ -105,7 +114,7 @@ export class JobChecker {
 
   private async queryNodes(): Promise<Map<string, Set<string>>> {
     const r = await this.run('sinfo', ['--noheader', '--Node', '--format', '%N|%o|%n']);
-    if (r.code !== 0) throw new Krb5BridgeError('E_JOB_CHECK', `sinfo failed (status ${r.code}): ${firstLine(r)}`);
+    if (r.code !== 0) throw slurmFailure('sinfo', r, this.o.timeoutMs);
     const byAddr = new Map<string, Set<string>>();
     const add = (addr: string, node: string): void => {
       const a = normaliseAddr(addr);

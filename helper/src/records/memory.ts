@@ -12,8 +12,8 @@ export class MemoryRecordStore extends ViewStore {
   /** Make the next write fail with this error (a full disk, in tests). */
   failWrites: Error | undefined;
 
-  constructor(codec: RecordCodec) {
-    super(codec);
+  constructor(codec: RecordCodec, log?: (line: string) => void) {
+    super(codec, log);
   }
 
   protected async writeSealed(uid: number, sealed: string): Promise<void> {
@@ -34,6 +34,7 @@ export class MemoryRecordStore extends ViewStore {
   }
 
   async close(): Promise<void> {
+    this.stopRetrying();
     await this.settled();
   }
 }

@@ -39,7 +39,20 @@ export type PutCondition =
   /** Only while the stored record is still this version (the renewer, key rotation). */
   | { kind: 'version'; version: string };
 
-export type PutResult = { written: true; entry: RecordEntry } | { written: false; current: RecordEntry | undefined };
+export interface PutOptions {
+  /**
+   * When the storage cannot take the write (disk full, read-only): keep the record in the view
+   * anyway (it is served from memory), retry the write in the background, and resolve `written`
+   * with `unsaved: true` instead of failing. For the renewer: a renewed ticket is never thrown
+   * away for want of disk space. A push is not acknowledged before it is durable (no keep).
+   */
+  keepUnsaved?: boolean;
+}
+
+export type PutResult = { written: true; entry: RecordEntry; unsaved?: boolean } | { written: false; current: RecordEntry | undefined };
+
+/** Whether the storage takes writes now. */
+export type StorageHealth = { ok: true } | { ok: false; problem: string; since: number; unsaved: number };
 
 /** A record changed (written: entry set; removed: entry undefined). */
 export interface RecordChange {
@@ -53,8 +66,8 @@ export interface RecordStore {
   get(uid: number): RecordEntry | undefined;
   /** Every record, by uid. */
   list(): RecordEntry[];
-  /** Durable before it resolves `written`; E_IO (or another storage error) when it cannot be. */
-  put(cred: StoredCredential, when: PutCondition): Promise<PutResult>;
+  /** Durable before it resolves `written` (unless keepUnsaved); E_STORAGE when the storage cannot take it. */
+  put(cred: StoredCredential, when: PutCondition, opts?: PutOptions): Promise<PutResult>;
   /** Remove uid's record (only while it is `version`, if given); false when there was none to remove. */
   delete(uid: number, version?: string): Promise<boolean>;
   /** Called after every change of the view, whoever made it; returns the unsubscribe function. */
@@ -67,6 +80,8 @@ export interface RecordStore {
   storedUids(): Promise<number[]>;
   /** Resolves when every write under way now has finished. */
   settled(): Promise<void>;
+  /** Whether records kept unsaved wait for the storage (said in `ping` and the log). */
+  health(): StorageHealth;
   close(): Promise<void>;
 }
 

@@ -1,12 +1,18 @@
 /**
  * What the dir and memory backends share: the in-memory view, one lock per uid (so the check of a
- * put's condition, the write and the view's update are one step), versions, watchers, and sealing
- * inside the lock with the key current at that moment (key rotation relies on it). A backend adds
- * only where sealed records live: writeSealed / removeSealed / readSealed / storedUids.
+ * put's condition, the write and the view's update are one step), versions, watchers, sealing
+ * inside the lock with the key current at that moment (key rotation relies on it), and records
+ * kept unsaved while the storage refuses writes (retried every few seconds, said once in the log
+ * when it starts and once when it ends). A backend adds only where sealed records live:
+ * writeSealed / removeSealed / readSealed / storedUids.
  */
+import { Krb5BridgeError, isKrb5BridgeError } from '../errors';
 import { KeyedLock } from '../util/keyedlock';
 import type { RecordCodec } from './codec';
-import { PutCondition, PutResult, RecordChange, RecordEntry, RecordStore, StoredCredential, putAllowed } from './types';
+import { PutCondition, PutOptions, PutResult, RecordChange, RecordEntry, RecordStore, StorageHealth, StoredCredential, putAllowed } from './types';
+
+/** How often records kept unsaved are written again. */
+const RETRY_UNSAVED_MS = 5_000;
 
 export abstract class ViewStore implements RecordStore {
   abstract readonly description: string;
@@ -14,8 +20,15 @@ export abstract class ViewStore implements RecordStore {
   private readonly locks = new KeyedLock<number>();
   private readonly listeners = new Set<(c: RecordChange) => void>();
   private counter = 0;
+  /** uids whose record in the view is not in storage yet. */
+  private readonly unsaved = new Set<number>();
+  private storageProblem: { problem: string; since: number } | undefined;
+  private retryTimer: NodeJS.Timeout | undefined;
 
-  constructor(protected readonly codec: RecordCodec) {}
+  constructor(
+    protected readonly codec: RecordCodec,
+    protected readonly log: (line: string) => void = () => undefined,
+  ) {}
 
   /** Durably store uid's sealed record, replacing any. */
   protected abstract writeSealed(uid: number, sealed: string): Promise<void>;
@@ -50,17 +63,67 @@ export abstract class ViewStore implements RecordStore {
     return this.view.size;
   }
 
-  put(cred: StoredCredential, when: PutCondition): Promise<PutResult> {
+  put(cred: StoredCredential, when: PutCondition, opts: PutOptions = {}): Promise<PutResult> {
     return this.locks.run(cred.uid, async (): Promise<PutResult> => {
       const current = this.view.get(cred.uid);
       if (!putAllowed(when, cred, current)) return { written: false, current };
       // Durable before the view changes: an answer never acknowledges what a crash would lose.
-      await this.writeSealed(cred.uid, this.codec.encode(cred));
+      let unsaved = false;
+      try {
+        await this.writeSealed(cred.uid, this.codec.encode(cred));
+        this.unsaved.delete(cred.uid);
+        this.storageWorks();
+      } catch (e) {
+        if (!opts.keepUnsaved) throw e;
+        unsaved = true;
+        this.keepUnsaved(cred.uid, e);
+      }
       const entry: RecordEntry = { cred, version: this.nextVersion() };
       this.view.set(cred.uid, entry);
       this.emit({ uid: cred.uid, entry });
-      return { written: true, entry };
+      return unsaved ? { written: true, entry, unsaved } : { written: true, entry };
     });
+  }
+
+  health(): StorageHealth {
+    if (!this.storageProblem) return { ok: true };
+    return { ok: false, ...this.storageProblem, unsaved: this.unsaved.size };
+  }
+
+  private keepUnsaved(uid: number, e: unknown): void {
+    this.unsaved.add(uid);
+    const err = isKrb5BridgeError(e) ? e : new Krb5BridgeError('E_STORAGE', String(e));
+    if (!this.storageProblem) {
+      this.storageProblem = { problem: `${err.code}: ${err.detail ?? err.message}`, since: Math.floor(Date.now() / 1000) };
+      this.log(`result=${err.code} ${err.detail ?? err.message}; credentials are kept in memory and served from there, and written again every ${RETRY_UNSAVED_MS / 1000} s`);
+    }
+    this.retryTimer ??= setInterval(() => void this.saveUnsaved(), RETRY_UNSAVED_MS).unref();
+  }
+
+  private storageWorks(): void {
+    if (this.unsaved.size > 0 || !this.storageProblem) return;
+    this.log(`the ${this.description} takes writes again: every credential kept in memory is saved (the storage problem began at ${new Date(this.storageProblem.since * 1000).toISOString()})`);
+    this.storageProblem = undefined;
+    if (this.retryTimer) clearInterval(this.retryTimer);
+    this.retryTimer = undefined;
+  }
+
+  /** Write every record kept unsaved again (each under its uid's lock, as it is in the view now). */
+  async saveUnsaved(): Promise<void> {
+    for (const uid of [...this.unsaved]) {
+      await this.locks.run(uid, async () => {
+        const entry = this.view.get(uid);
+        if (!this.unsaved.has(uid)) return;
+        try {
+          if (entry) await this.writeSealed(uid, this.codec.encode(entry.cred));
+          else await this.removeSealed(uid);
+          this.unsaved.delete(uid);
+        } catch {
+          // still refused: said once already; tried again on the next round
+        }
+      });
+    }
+    this.storageWorks();
   }
 
   delete(uid: number, version?: string): Promise<boolean> {
@@ -68,8 +131,10 @@ export abstract class ViewStore implements RecordStore {
       const current = this.view.get(uid);
       if (!current || (version !== undefined && current.version !== version)) return false;
       await this.removeSealed(uid);
+      this.unsaved.delete(uid);
       this.view.delete(uid);
       this.emit({ uid, entry: undefined });
+      this.storageWorks();
       return true;
     });
   }
@@ -98,6 +163,13 @@ export abstract class ViewStore implements RecordStore {
 
   settled(): Promise<void> {
     return this.locks.idle();
+  }
+
+  /** Stop retrying unsaved records (close). */
+  protected stopRetrying(): void {
+    if (this.retryTimer) clearInterval(this.retryTimer);
+    this.retryTimer = undefined;
+    if (this.unsaved.size > 0) this.log(`closing with ${this.unsaved.size} credential(s) not saved to the ${this.description} (${[...this.unsaved].join(', ')}): they are lost with this process`);
   }
 
   abstract close(): Promise<void>;

@@ -2,10 +2,15 @@
  * The store's renewer: it renews each stored TGT at the KDC a margin before it expires (the one
  * refresh schedule, util/schedule.ts: jittered, so renewals spread out), until its renew-until.
  * One KDC request per user per renewal, however many jobs and nodes use the credential: the
- * keepers take the renewed ticket from the store. A credential that can no longer be renewed is
- * kept while it is valid, then dropped. A renewed ticket replaces the stored one only if that is
- * still the one renewed (compare-and-swap on its version): a push landing meanwhile wins. Every
- * event is one log line naming the uid, the principal and the reason; never ticket bytes.
+ * keepers take the renewed ticket from the store. Due renewals run side by side (krb5/renew.ts
+ * bounds how many at once, how fast, and how long each may take), so a hung KDC exchange delays
+ * no other user. A failed renewal is tried again sooner as expiry nears, with one last attempt
+ * just before it; only then, at expiry, is the ticket dropped. A credential that can no longer be
+ * renewed is kept while it is valid, then dropped. A renewed ticket replaces the stored one only
+ * if that is still the one renewed (compare-and-swap on its version): a push landing meanwhile
+ * wins; if the storage cannot take it (disk full), it is kept and served from memory while the
+ * write is retried (records/view.ts). Every event is one log line naming the uid, the principal
+ * and the reason; never ticket bytes.
  */
 import type { Audit, AuditEvent } from '../audit/audit';
 import { isKrb5BridgeError, Krb5BridgeError } from '../errors';
@@ -25,6 +30,8 @@ export interface RenewerOptions {
   /** [0, 1). */
   random?: () => number;
   renew: (krbcred: Buffer) => Promise<RenewedTgt>;
+  /** The last attempt is made this long before a ticket expires (one KDC exchange's timeout and a little). */
+  lastAttemptLead?: number;
   /** The audit log: one `refresh` line per renewal attempt that ends, one `drop` per removal. */
   audit?: Audit;
 }
@@ -36,6 +43,8 @@ interface Plan {
   failures: number;
   /** Renewal is over for this record: it is kept until it expires, then dropped. */
   final: boolean;
+  /** A renewal of it is under way. */
+  busy?: boolean;
 }
 
 export class Renewer {
@@ -51,7 +60,15 @@ export class Renewer {
 
   constructor(private readonly o: RenewerOptions) {
     this.now = o.now ?? (() => Math.floor(Date.now() / 1000));
-    this.schedule = new RefreshSchedule({ marginSeconds: o.marginSeconds, lifeDivisor: 2, jitterDivisor: 4, firstRetrySeconds: 10, maxRetrySeconds: 300, random: o.random });
+    this.schedule = new RefreshSchedule({
+      marginSeconds: o.marginSeconds,
+      lifeDivisor: 2,
+      jitterDivisor: 4,
+      firstRetrySeconds: 10,
+      maxRetrySeconds: 300,
+      lastAttemptLead: o.lastAttemptLead ?? 12,
+      random: o.random,
+    });
     // A changed or removed record is planned anew on the next cycle.
     this.unwatch = o.records.watch((c) => {
       if (this.plans.get(c.uid)?.version !== c.entry?.version) this.plans.delete(c.uid);
@@ -87,25 +104,31 @@ export class Renewer {
     return { version: e.version, due: this.schedule.due({ endtime: e.cred.endtime, since: e.cred.stored_at }), failures: 0, final: false };
   }
 
-  /** One pass over the stored credentials: renew or drop those that are due. */
+  /** One pass over the stored credentials: renew or drop those that are due, side by side. */
   async cycle(): Promise<void> {
     const now = this.now();
     const seen = new Set<number>();
+    const due: Promise<void>[] = [];
     for (const entry of this.o.records.list()) {
       const uid = entry.cred.uid;
       seen.add(uid);
       let plan = this.plans.get(uid);
       if (!plan || plan.version !== entry.version) this.plans.set(uid, (plan = this.planFor(entry)));
-      if (now < plan.due) continue;
-      try {
-        await this.handle(entry, plan, now);
-      } catch (e) {
-        // Never let one record stop the others (a write failing, say); try it again later.
-        plan.due = now + 30;
-        this.o.log(`op=renew uid=${uid} principal=${entry.cred.principal} result=${isKrb5BridgeError(e) ? e.code : 'E_INTERNAL'} ${(e as Error).message}; trying again in 30 s`);
-      }
+      if (now < plan.due || plan.busy) continue;
+      const p = plan;
+      p.busy = true;
+      due.push(
+        this.handle(entry, p, now)
+          .catch((e: unknown) => {
+            // Never let one record stop the others; try it again later.
+            p.due = now + 30;
+            this.o.log(`op=renew uid=${uid} principal=${entry.cred.principal} result=${isKrb5BridgeError(e) ? e.code : 'E_INTERNAL'} ${(e as Error).message}; trying again in 30 s`);
+          })
+          .finally(() => (p.busy = false)),
+      );
     }
     for (const uid of this.plans.keys()) if (!seen.has(uid)) this.plans.delete(uid);
+    await Promise.all(due);
   }
 
   private async handle(entry: RecordEntry, plan: Plan, now: number): Promise<void> {
@@ -135,8 +158,10 @@ export class Renewer {
       }
       plan.failures++;
       this.audit({ op: 'refresh', result: 'error', code: err.code, target_uid: rec.uid, principal: rec.principal });
-      plan.due = this.schedule.retry(now, plan.failures, rec.endtime);
-      this.o.log(`op=renew ${who} result=${err.code} ${err.detail ?? err.message}; trying again in ${plan.due - now} s`);
+      const at = this.now();
+      plan.due = this.schedule.retry(at, plan.failures, rec.endtime);
+      const next = plan.due >= rec.endtime ? `that was the last attempt; kept until it expires at ${iso(rec.endtime)}` : `trying again in ${plan.due - at} s`;
+      this.o.log(`op=renew ${who} result=${err.code} ${err.detail ?? err.message}; ${next}`);
       return;
     }
     const next: StoredCredential = {
@@ -148,12 +173,13 @@ export class Renewer {
       creds: renewed.krbcred.toString('base64'),
     };
     renewed.krbcred.fill(0);
-    const r = await this.o.records.put(next, { kind: 'version', version: entry.version });
+    // A full disk must not cost the renewed ticket: kept in memory and served while the write is retried.
+    const r = await this.o.records.put(next, { kind: 'version', version: entry.version }, { keepUnsaved: true });
     if (!r.written) {
       this.o.log(`op=renew ${who} result=ok discarded: a push replaced the credential meanwhile`);
       return;
     }
-    this.o.log(`op=renew ${who} result=ok endtime=${iso(next.endtime)} renew_till=${iso(next.renew_till)}`);
+    this.o.log(`op=renew ${who} result=ok endtime=${iso(next.endtime)} renew_till=${iso(next.renew_till)}${r.unsaved ? ' (kept in memory: the storage refuses writes)' : ''}`);
     this.audit({ op: 'refresh', result: 'ok', target_uid: rec.uid, principal: rec.principal });
   }
 

@@ -40,6 +40,15 @@ export function slurmRunner(o: SlurmOptions = {}, count?: () => void): SlurmRunn
   };
 }
 
+/**
+ * Did the command fail because slurmctld could not be reached (down, or not answering in time)?
+ * Slurm's clients say "Unable to contact slurm controller"; a command we killed at its timeout
+ * (code -1) waited for it.
+ */
+export function slurmctldUnreachable(r: SlurmResult): boolean {
+  return r.code === -1 || /Unable to contact slurm controller|Socket timed out|Connection refused/i.test(r.stderr);
+}
+
 /** The first line of a failed command's stderr, bounded, for messages. */
 export function firstLine(r: SlurmResult): string {
   return r.stderr.trim().split('\n')[0]?.slice(0, 200) ?? '';

@@ -5,8 +5,10 @@
  *   - when is a ticket due: `margin` before its end, at most a fraction of the life it had when
  *     written (a short ticket is not renewed the moment it arrives), minus a random jitter so that
  *     many tickets written at once spread out;
- *   - after the n-th failure in a row: when to try again (back-off doubling to a cap, never past
- *     the ticket's end).
+ *   - after the n-th failure in a row: when to try again. Back-off doubling to a cap, but never
+ *     more than half of what is left before the ticket's end (retries get shorter as expiry
+ *     nears), and one last attempt `lastAttemptLead` before the end: a ticket is never given up
+ *     while one more attempt could still save it.
  * Giving up (renew-until reached, the KDC refuses) is the caller's: what it then does differs
  * (the store drops the ticket at its end; the keeper waits for a fresh push).
  */
@@ -21,6 +23,10 @@ export interface ScheduleOptions {
   /** First retry after a failure; each further failure doubles it, up to maxRetrySeconds. */
   firstRetrySeconds: number;
   maxRetrySeconds: number;
+  /** The last attempt is made this long before the end (time for one exchange to finish). */
+  lastAttemptLead?: number;
+  /** Retries are never closer together than this (default 1 s). */
+  minRetrySeconds?: number;
   /** [0, 1); default Math.random. */
   random?: () => number;
 }
@@ -52,9 +58,16 @@ export class RefreshSchedule {
     return t.endtime - margin - jitter;
   }
 
-  /** After `failures` (>= 1) failures in a row at `now`: the next attempt, never past `endtime`. */
+  /**
+   * After `failures` (>= 1) failures in a row at `now`: the next attempt. Never later than the last
+   * attempt before `endtime`; once that has been made too, `endtime` (nothing more to try).
+   */
   retry(now: number, failures: number, endtime: number): number {
-    const wait = Math.min(this.o.maxRetrySeconds, this.o.firstRetrySeconds * 2 ** Math.min(Math.max(0, failures - 1), 16));
-    return Math.min(now + wait, endtime);
+    const backoff = Math.min(this.o.maxRetrySeconds, this.o.firstRetrySeconds * 2 ** Math.min(Math.max(0, failures - 1), 16));
+    const last = endtime - (this.o.lastAttemptLead ?? 0);
+    if (now >= last) return endtime;
+    const min = this.o.minRetrySeconds ?? 1;
+    const wait = Math.max(min, Math.min(backoff, Math.floor((last - now) / 2)));
+    return Math.min(now + wait, last);
   }
 }

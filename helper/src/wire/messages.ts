@@ -164,7 +164,7 @@ export function errorResponse(nonce: string, code: string, message: string): Err
 
 const RESPONSE_FIELDS = [
   'v', 'nonce', 'ok', 'code', 'message', 'action', 'principal', 'endtime', 'creds', 'uid', 'gid', 'version', 'records', 'record', 'removed',
-  'key_id', 'rewritten', 'total',
+  'key_id', 'rewritten', 'total', 'storage',
 ];
 
 /** A response payload -> a validated Response (the client's side; the store is authenticated by munge). */

@@ -93,11 +93,11 @@ describeKdc('renewKrbCred with a real KDC', () => {
     for (const r of all) expect(r.ticket.client).toBe(`renewme@${kdc.realm}`);
   });
 
-  test('an unreachable KDC is E_KRB5 (try again later), not E_NOT_RENEWABLE', async () => {
+  test('an unreachable KDC is E_KDC_UNREACHABLE (try again later), not E_NOT_RENEWABLE', async () => {
     const cc = `FILE:${kdc.dir}/cc_down`;
     kdc.kinit('renewme', cc, ['-l', '1m', '-r', '10m']);
     const b = k.readTgts(cc);
     kdc.stop();
-    expect(await codeOf(k.renewKrbCred(b.krbcred))).toMatch(new RegExp(`^E_KRB5: krb5_get_renewed_creds for renewme@${kdc.realm}: Cannot contact any KDC`));
+    expect(await codeOf(k.renewKrbCred(b.krbcred))).toMatch(new RegExp(`^E_KDC_UNREACHABLE: krb5_get_renewed_creds for renewme@${kdc.realm}: Cannot contact any KDC`));
   }, 40_000);
 });

@@ -47,6 +47,8 @@ async function codeOf(f: () => unknown): Promise<string> {
   const tool = (cmd: string, args: string[]) => execFileSync(cmd, args, { env: kdc.env, stdio: ['ignore', 'pipe', 'pipe'] }).toString();
   const opts = (j: number, extra: Partial<N.MaterialiseOptions> = {}): N.MaterialiseOptions => ({ uid: UID, gid: GID, job: j, ccacheDir, stateDir, fetch, ...extra });
   const ccachesOf = (j: number) => readdirSync(ccacheDir).filter((f) => f.startsWith(`krb5cc_${UID}_${j}_`));
+  /** materialise, for the tests that look at the path it gives. */
+  const matPath = async (o: N.MaterialiseOptions): Promise<string> => (await n.materialise(o)).path;
 
   beforeAll(async () => {
     kdc = await startKdc();
@@ -72,7 +74,7 @@ async function codeOf(f: () => unknown): Promise<string> {
   });
 
   test('materialise writes a 0600 ccache owned by the job uid, then the record; klist and kvno use it', async () => {
-    const path = await n.materialise(opts(job));
+    const path = await matPath(opts(job));
     expect(path).toMatch(new RegExp(`^${ccacheDir}/krb5cc_${UID}_${job}_[A-Za-z0-9]{6}$`));
     const st = lstatSync(path);
     expect(st.isFile()).toBe(true);
@@ -90,11 +92,41 @@ async function codeOf(f: () => unknown): Promise<string> {
   });
 
   test('a second step reuses the ccache without fetching', async () => {
-    const first = await n.materialise(opts(job));
-    const second = await n.materialise(opts(job));
+    const first = await matPath(opts(job));
+    const second = await matPath(opts(job));
     expect(second).toBe(first);
     expect(fetches).toBe(1);
     expect(ccachesOf(job)).toHaveLength(1);
+  });
+
+  test('the store cannot give the credential now: the job still gets its own path (pending), filled later at that path', async () => {
+    const down = async (): Promise<Buffer> => {
+      throw new Krb5BridgeError('E_STORE_UNREACHABLE', 'cannot connect to 127.0.0.1:1: ECONNREFUSED');
+    };
+    // Without pendingOnFailure (a caller that cannot wait): the error, and nothing left behind.
+    expect(await codeOf(() => n.materialise(opts(job, { fetch: down })))).toBe('E_STORE_UNREACHABLE');
+    expect(readdirSync(join(stateDir, 'jobs')).filter((f) => f.startsWith(`${job}`))).toEqual([]);
+    // With it: a reserved random name in ccache_dir, nothing created there, a pending record.
+    const r = await n.materialise(opts(job, { fetch: down, pendingOnFailure: true }));
+    expect(r.path).toMatch(new RegExp(`^${ccacheDir}/krb5cc_${UID}_${job}_[A-Za-z0-9]{6}$`));
+    expect(r.pending).toMatchObject({ code: 'E_STORE_UNREACHABLE' });
+    expect(existsSync(r.path)).toBe(false);
+    expect(readFileSync(join(stateDir, 'jobs', String(job)), 'utf8')).toBe(`${UID} ${r.path} pending ${GID}\n`);
+    expect(readdirSync(join(stateDir, 'jobs')).filter((f) => f.startsWith(`${job}`)).sort()).toEqual([String(job), `${job}.lock`]); // destroy removes both
+    expect(n.materialiseAnswer(r)).toBe(`KRB5CCNAME=FILE:${r.path}\tpending E_STORE_UNREACHABLE cannot connect to 127.0.0.1:1: ECONNREFUSED`);
+    // Another step while the store is still down: the same path (every step of the job shares it).
+    expect((await n.materialise(opts(job, { fetch: down, pendingOnFailure: true }))).path).toBe(r.path);
+    // The store answers again: written at that very path, even over what the job put there meanwhile.
+    symlinkSync('/etc/passwd', r.path);
+    const filled = await n.materialise(opts(job));
+    expect(filled.path).toBe(r.path);
+    expect(filled.ticket).toMatchObject({ client: `alice@${kdc.realm}` });
+    expect(n.materialiseAnswer(filled)).toMatch(new RegExp(`^KRB5CCNAME=FILE:${r.path}\tticket alice@${kdc.realm} \\d+ \\d+$`));
+    const st = lstatSync(r.path);
+    expect([st.isFile(), st.uid, st.gid, st.mode & 0o7777]).toEqual([true, UID, GID, 0o600]);
+    expect(readFileSync(join(stateDir, 'jobs', String(job)), 'utf8')).toBe(`${UID} ${r.path}\n`);
+    expect(tool('klist', ['-c', r.path])).toContain(`Default principal: alice@${kdc.realm}`);
+    expect(readFileSync('/etc/passwd', 'utf8')).toMatch(/^root:/);
   });
 
   test('concurrent steps of one job write one ccache and fetch once', async () => {
@@ -103,7 +135,7 @@ async function codeOf(f: () => unknown): Promise<string> {
       await new Promise((r) => setTimeout(r, 150));
       return Buffer.from(krbcred);
     };
-    const paths = await Promise.all([1, 2, 3, 4, 5].map(() => n.materialise(opts(job, { fetch: slowFetch }))));
+    const paths = await Promise.all([1, 2, 3, 4, 5].map(() => matPath(opts(job, { fetch: slowFetch }))));
     expect(new Set(paths).size).toBe(1);
     expect(fetches).toBe(1);
     expect(ccachesOf(job)).toHaveLength(1);
@@ -117,19 +149,19 @@ async function codeOf(f: () => unknown): Promise<string> {
     const exited = new Promise((r) => holder.once('exit', r));
     await new Promise<void>((r) => holder.stdout!.once('data', () => r()));
     const t0 = Date.now();
-    await n.materialise(opts(job));
+    await matPath(opts(job));
     expect(Date.now() - t0).toBeGreaterThan(350);
     await exited;
     expect(ccachesOf(job)).toHaveLength(1);
   });
 
   test('a ccache replaced by a symlink is never followed: materialise writes a new one', async () => {
-    const first = await n.materialise(opts(job));
+    const first = await matPath(opts(job));
     const victim = join(root, `victim-${job}`);
     writeFileSync(victim, 'do not touch\n', { mode: 0o644 });
     unlinkSync(first);
     symlinkSync(victim, first);
-    const second = await n.materialise(opts(job));
+    const second = await matPath(opts(job));
     expect(second).not.toBe(first);
     expect(lstatSync(first).isSymbolicLink()).toBe(true);
     expect(readlinkSync(first)).toBe(victim);
@@ -140,12 +172,12 @@ async function codeOf(f: () => unknown): Promise<string> {
   });
 
   test('a ccache with the wrong mode, owner or a second link is not reused', async () => {
-    const first = await n.materialise(opts(job));
+    const first = await matPath(opts(job));
     chmodSync(first, 0o644);
-    const second = await n.materialise(opts(job));
+    const second = await matPath(opts(job));
     expect(second).not.toBe(first);
     execFileSync('/bin/ln', [second, join(ccacheDir, `hardlink-${job}`)]);
-    const third = await n.materialise(opts(job));
+    const third = await matPath(opts(job));
     expect(third).not.toBe(second);
     expect(fetches).toBe(3);
   });
@@ -208,7 +240,7 @@ async function codeOf(f: () => unknown): Promise<string> {
   });
 
   test('destroy removes the ccache and the record; again: nothing to destroy', async () => {
-    const path = await n.materialise(opts(job));
+    const path = await matPath(opts(job));
     expect(n.destroy({ uid: UID, job, stateDir })).toEqual({ removed: path, message: `destroyed ${path}` });
     expect(existsSync(path)).toBe(false);
     expect(existsSync(join(stateDir, 'jobs', String(job)))).toBe(false);
@@ -218,7 +250,7 @@ async function codeOf(f: () => unknown): Promise<string> {
   });
 
   test('destroy leaves a planted symlink and its target, removes the record, reports E_UNSAFE_PATH', async () => {
-    const path = await n.materialise(opts(job));
+    const path = await matPath(opts(job));
     const victim = join(root, `victim-d-${job}`);
     writeFileSync(victim, 'precious\n');
     execFileSync('/bin/chown', [`${UID}`, victim]); // even a file of the job's own uid
@@ -232,7 +264,7 @@ async function codeOf(f: () => unknown): Promise<string> {
   });
 
   test('destroy leaves a planted directory or a file of another owner', async () => {
-    const path = await n.materialise(opts(job));
+    const path = await matPath(opts(job));
     unlinkSync(path);
     mkdirSync(path);
     writeFileSync(join(path, 'inside'), 'x');
@@ -240,14 +272,14 @@ async function codeOf(f: () => unknown): Promise<string> {
     expect(existsSync(join(path, 'inside'))).toBe(true);
 
     job++;
-    const p2 = await n.materialise(opts(job));
+    const p2 = await matPath(opts(job));
     execFileSync('/bin/chown', ['0', p2]);
     expect(await codeOf(() => n.destroy({ uid: UID, job, stateDir }))).toBe('E_UNSAFE_PATH');
     expect(existsSync(p2)).toBe(true);
   });
 
   test('destroy for another uid than the record touches nothing (E_STATE)', async () => {
-    const path = await n.materialise(opts(job));
+    const path = await matPath(opts(job));
     expect(await codeOf(() => n.destroy({ uid: UID + 1, job, stateDir }))).toBe('E_STATE');
     expect(existsSync(path)).toBe(true);
     expect(existsSync(join(stateDir, 'jobs', String(job)))).toBe(true);

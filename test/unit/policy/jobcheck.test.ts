@@ -53,11 +53,11 @@ test.each([
   await expect(c.check(uid, job, { addr })).rejects.toMatchObject({ code: 'E_NO_JOB', message: expect.stringContaining(msg) });
 });
 
-test('a pending or finished job is refused; slurmctld down is E_JOB_CHECK', async () => {
+test('a pending or finished job is refused; slurmctld down is E_SLURMCTLD_UNREACHABLE', async () => {
   const { c } = checker({ '5': { stdout: '5|1001|PENDING|\n', stderr: '', code: 0 }, '6': { stdout: '6|1001|COMPLETED|n1\n', stderr: '', code: 0 }, '9': { stdout: '', stderr: 'slurm_load_jobs error: Unable to contact slurm controller (connect failure)\n', code: 1 } });
   await expect(c.check(1001, '5', { addr: '10.0.0.1' })).rejects.toMatchObject({ code: 'E_NO_JOB', message: expect.stringContaining('job 5 is PENDING, not starting or running') });
   await expect(c.check(1001, '6', { addr: '10.0.0.1' })).rejects.toMatchObject({ code: 'E_NO_JOB' });
-  await expect(c.check(1001, '9', { addr: '10.0.0.1' })).rejects.toMatchObject({ code: 'E_JOB_CHECK', message: expect.stringContaining('Unable to contact slurm controller') });
+  await expect(c.check(1001, '9', { addr: '10.0.0.1' })).rejects.toMatchObject({ code: 'E_SLURMCTLD_UNREACHABLE', message: expect.stringContaining('Unable to contact slurm controller') });
 });
 
 test('Kerberos host principal: the authenticated host name identifies the node', async () => {

@@ -196,7 +196,7 @@ describe('key rotation', () => {
       if (String(b).includes('/creds/') && ++n > 5) throw Object.assign(new Error('simulated crash'), { code: 'EIO' });
       real(a, b);
     });
-    await expect(rotateKey(p, ring, kf, log)).rejects.toMatchObject({ code: 'E_IO' });
+    await expect(rotateKey(p, ring, kf, log)).rejects.toMatchObject({ code: 'E_STORAGE' });
     spy.mockRestore();
     const ids: number[] = [];
     for (let u = 1001; u <= 1010; u++) ids.push((await p.sealedWith(u))!);

@@ -163,13 +163,13 @@ describe('records', () => {
     expect(seen).toEqual(['1001:7', '1001:removed']);
   });
 
-  test('a write that fails (the disk) is E_IO and changes neither the view nor the file', async () => {
+  test('a write that fails (the disk) is E_STORAGE naming the errno in words, and changes neither the view nor the file', async () => {
     const s = await openDir();
     await s.put(rec(1001, 10), { kind: 'any' });
     const spy = jest.spyOn(fs.promises, 'rename').mockRejectedValueOnce(Object.assign(new Error('no space'), { code: 'ENOSPC' }));
     const e = await refusal(s.put(rec(1001, 20), { kind: 'fresher' }));
     spy.mockRestore();
-    expect(e).toMatchObject({ code: 'E_IO', message: expect.stringContaining(`cannot write the store record ${s.recordPath(1001)}: ENOSPC`) });
+    expect(e).toMatchObject({ code: 'E_STORAGE', detail: `cannot save the record of uid 1001 in ${s.creds}: ENOSPC (no space left on the device)` });
     expect(s.get(1001)!.cred.endtime).toBe(10);
     expect(fs.readdirSync(s.creds)).toEqual(['1001.json']);
   });

@@ -18,8 +18,8 @@ function rec(uid: number, over: Partial<StoredCredential> = {}): StoredCredentia
 
 function setup(opts: { renew?: (b: Buffer) => Promise<RenewedTgt>; margin?: number } = {}) {
   let now = T;
-  const m = memoryRecords();
   const lines: string[] = [];
+  const m = memoryRecords((l) => lines.push(l));
   const asked: string[] = [];
   const audited: AuditEvent[] = [];
   const renewer = new Renewer({
@@ -153,4 +153,96 @@ test('start/stop: stop resolves and no cycle runs after it', async () => {
   await s.seed(rec(1001, { endtime: T }));
   await new Promise((r) => setTimeout(r, 20));
   expect(s.removed).toEqual([]);
+});
+
+test('the KDC down around expiry: tried again sooner and sooner, a last attempt just before the end saves the ticket', async () => {
+  let kdcUp = false;
+  const asked: number[] = [];
+  let now = T;
+  const s = setup({
+    renew: async () => {
+      asked.push(now - T);
+      if (!kdcUp) throw new Krb5BridgeError('E_KDC_UNREACHABLE', 'krb5_get_renewed_creds for u1001@R: Cannot contact any KDC for requested realm');
+      return { krbcred: Buffer.from('r'), ticket: { client: 'x', server: 'krbtgt/R@R', authtime: T, starttime: now, endtime: now + 3600, renew_till: T + 86400, flags: 'FRI' } };
+    },
+  });
+  await s.seed(rec(1001, { endtime: T + 300, stored_at: T }));
+  // Once a second until just before the end; the KDC comes back for the last attempt only (end - 12 s).
+  for (now = T; now < T + 300; now++) {
+    s.at(now);
+    kdcUp = now >= T + 300 - 12;
+    await s.renewer.cycle();
+  }
+  expect(asked[0]).toBe(300 - 150 - 37); // due: margin 150 (half its life), jitter 37
+  expect(asked[asked.length - 1]).toBe(288); // the last attempt, which the KDC answered
+  expect(asked.length).toBeGreaterThan(5);
+  expect(s.cred(1001)!.endtime).toBe(T + 288 + 3600);
+  expect(s.removed).toEqual([]);
+  expect(s.lines.filter((l) => /result=E_KDC_UNREACHABLE/.test(l)).length).toBe(asked.length - 1);
+});
+
+test('the KDC down past expiry: the last attempt fails, it is said, and the ticket is dropped only at its end', async () => {
+  const s = setup({ renew: async () => Promise.reject(new Krb5BridgeError('E_KDC_UNREACHABLE', 'Cannot contact any KDC')) });
+  await s.seed(rec(1001, { endtime: T + 300, stored_at: T }));
+  for (let t = T; t < T + 300; t++) {
+    s.at(t);
+    await s.renewer.cycle();
+  }
+  expect(s.removed).toEqual([]);
+  expect(s.lines[s.lines.length - 1]).toMatch(/^op=renew uid=1001 principal=u1001@R result=E_KDC_UNREACHABLE Cannot contact any KDC; that was the last attempt; kept until it expires at \S+$/);
+  s.at(T + 300);
+  await s.renewer.cycle();
+  expect(s.removed).toEqual([1001]);
+});
+
+test('renewals run side by side: a KDC exchange that hangs delays no other user', async () => {
+  let release: () => void = () => undefined;
+  const hung = new Promise<void>((r) => (release = r));
+  const done: number[] = [];
+  const s = setup({
+    renew: async (b) => {
+      const uid = Number(b.toString().replace('cred', ''));
+      if (uid === 1001) await hung; // this user's KDC exchange hangs
+      done.push(uid);
+      return { krbcred: Buffer.from(`r${uid}`), ticket: { client: 'x', server: 'krbtgt/R@R', authtime: T, starttime: T, endtime: T + 9000, renew_till: T + 86400, flags: 'FRI' } };
+    },
+  });
+  await s.seed(rec(1001, { endtime: T + 60 }));
+  await s.seed(rec(1002, { endtime: T + 60 }));
+  s.at(T + 50);
+  const cycle = s.renewer.cycle();
+  await new Promise((r) => setTimeout(r, 20));
+  expect(done).toEqual([1002]);
+  expect(s.cred(1002)!.endtime).toBe(T + 9000);
+  // A second cycle meanwhile does not start another renewal of the hung one.
+  await s.renewer.cycle();
+  release();
+  await cycle;
+  expect(done).toEqual([1002, 1001]);
+});
+
+test('a renewed ticket the storage cannot take (disk full) is kept and served from memory; said once; saved when it can be', async () => {
+  const s = setup();
+  await s.seed(rec(1001, { endtime: T + 60 }));
+  await s.seed(rec(1002, { endtime: T + 60 }));
+  s.records.failWrites = new Krb5BridgeError('E_STORAGE', 'cannot save the record in /state/creds: ENOSPC (no space left on the device)');
+  s.at(T + 50);
+  await s.renewer.cycle();
+  // Both renewed tickets are what the store serves, though neither is on disk.
+  expect(s.cred(1001)!.endtime).toBe(T + 50 + 3600);
+  expect(s.cred(1002)!.endtime).toBe(T + 50 + 3600);
+  expect(s.records.health()).toMatchObject({ ok: false, unsaved: 2, problem: 'E_STORAGE: cannot save the record in /state/creds: ENOSPC (no space left on the device)' });
+  const alarms = s.lines.filter((l) => l.includes('E_STORAGE'));
+  expect(alarms).toEqual([
+    'result=E_STORAGE cannot save the record in /state/creds: ENOSPC (no space left on the device); credentials are kept in memory and served from there, and written again every 5 s',
+  ]);
+  expect(s.lines.filter((l) => /op=renew .* result=ok .*\(kept in memory: the storage refuses writes\)$/.test(l))).toHaveLength(2);
+  expect(s.lines.join('\n')).not.toMatch(/E_INTERNAL/);
+  // The renewal never dropped or lost anything; once the disk takes writes, both are saved.
+  expect(s.removed).toEqual([]);
+  s.records.failWrites = undefined;
+  await s.records.saveUnsaved();
+  expect(s.records.health()).toEqual({ ok: true });
+  expect(await s.records.storedUids()).toEqual([1001, 1002]);
+  expect(s.lines[s.lines.length - 1]).toMatch(/^the memory \(unit tests only\) takes writes again: every credential kept in memory is saved/);
 });

@@ -39,6 +39,21 @@ function errnoOf(e: unknown): string {
   return (e as NodeJS.ErrnoException).code ?? String(e);
 }
 
+const ERRNO_WORDS: Record<string, string> = {
+  ENOSPC: 'no space left on the device',
+  EDQUOT: 'disk quota exceeded',
+  EROFS: 'read-only file system',
+  EIO: 'input/output error',
+};
+
+/** A write the storage refused, as E_STORAGE naming what and why (the errno behind E_IO, in words). */
+function storageError(what: string, e: unknown): Krb5BridgeError {
+  let cause: unknown = e;
+  while (cause && (cause as { cause?: unknown }).cause && !(cause as NodeJS.ErrnoException).syscall) cause = (cause as { cause?: unknown }).cause;
+  const code = (cause as NodeJS.ErrnoException | undefined)?.code ?? errnoOf(e);
+  return new Krb5BridgeError('E_STORAGE', `${what}: ${code}${ERRNO_WORDS[code] ? ` (${ERRNO_WORDS[code]})` : ''}`, { cause: e });
+}
+
 function readNoFollow(path: string): string {
   const fd = fs.openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);
   try {
@@ -57,9 +72,9 @@ export class DirRecordStore extends ViewStore {
   private constructor(
     readonly root: string,
     codec: RecordCodec,
-    private readonly log: (line: string) => void,
+    log: (line: string) => void,
   ) {
-    super(codec);
+    super(codec, log);
     this.description = `state directory ${root}`;
     this.creds = join(root, 'creds');
     this.corrupt = join(root, 'corrupt');
@@ -122,7 +137,11 @@ export class DirRecordStore extends ViewStore {
   }
 
   protected async writeSealed(uid: number, sealed: string): Promise<void> {
-    await writeFileAtomic(this.recordPath(uid), sealed, { what: 'store record' });
+    try {
+      await writeFileAtomic(this.recordPath(uid), sealed, { what: 'store record' });
+    } catch (e) {
+      throw storageError(`cannot save the record of uid ${uid} in ${this.creds}`, e);
+    }
   }
 
   protected async removeSealed(uid: number): Promise<void> {
@@ -131,7 +150,7 @@ export class DirRecordStore extends ViewStore {
       await fsp.rm(path, { force: true });
       await fsyncDir(this.creds);
     } catch (e) {
-      throw new Krb5BridgeError('E_IO', `cannot remove ${path}: ${errnoOf(e)}`, { cause: e });
+      throw storageError(`cannot remove ${path}`, e);
     }
   }
 
@@ -154,6 +173,7 @@ export class DirRecordStore extends ViewStore {
   }
 
   async close(): Promise<void> {
+    this.stopRetrying();
     await this.settled();
     if (this.lockFd !== undefined) unlockStateDir(this.lockFd);
     this.lockFd = undefined;
