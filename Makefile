@@ -18,20 +18,20 @@ SPANK_TESTS := $(patsubst %.c,%.t,$(filter-out test/spank/fake_spank.c,$(wildcar
 .PHONY: all build deps test test-unit test-e2e demo bench install clean typecheck spank-tests
 
 all: build
-build: build/krb5bridge.mjs spank/krb5bridge.so
+build: build/krb5bridge.cjs spank/krb5bridge.so
 
 node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund
 	@touch $@
 
-build/krb5bridge.mjs: node_modules/.package-lock.json $(HELPER_SRC) scripts/build-helper.mjs
+build/krb5bridge.cjs: node_modules/.package-lock.json $(HELPER_SRC) scripts/build-helper.mjs
 	node scripts/build-helper.mjs
 
-spank/errors.h: build/krb5bridge.mjs
-	node build/krb5bridge.mjs errors --format c > $@.tmp && mv $@.tmp $@
+spank/errors.h: build/krb5bridge.cjs
+	node build/krb5bridge.cjs errors --format c > $@.tmp && mv $@.tmp $@
 
-spank/defaults.h: build/krb5bridge.mjs
-	node build/krb5bridge.mjs config defaults --format c > $@.tmp && mv $@.tmp $@
+spank/defaults.h: build/krb5bridge.cjs
+	node build/krb5bridge.cjs config defaults --format c > $@.tmp && mv $@.tmp $@
 
 # Built under a temporary name and renamed: a running slurmd/srun that loads the plugin while it is
 # being rebuilt would otherwise read a half-written file (and a required plugin would drain the node).

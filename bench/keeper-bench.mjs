@@ -55,7 +55,7 @@ async function keeperWith(dir, n, uid, gid, ccacheBytes) {
   const sock = join(state, 'keeper.sock');
   const env = readFileSync(join(dir, 'env'), 'utf8');
   const krb5conf = /KRB5_CONFIG=(\S+)/.exec(env)[1];
-  const p = spawn('node', [join(repo, 'build/krb5bridge.mjs'), 'keeper', '--config', join(dir, 'krb5bridge.conf'), '--socket', sock,
+  const p = spawn('node', [join(repo, 'build/krb5bridge.cjs'), 'keeper', '--config', join(dir, 'krb5bridge.conf'), '--socket', sock,
     '--state-dir', state, '--ccache-dir', cc, '--no-sweep', '--tick', '1'], { env: { PATH: process.env.PATH, KRB5_CONFIG: krb5conf }, stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
   p.stderr.on('data', (d) => (err += d));

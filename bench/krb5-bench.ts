@@ -25,7 +25,7 @@ import { StoreSession, fetchCreds } from '../helper/src/client/client';
 import { dropHostCache } from '../helper/src/krb5';
 
 const REPO = resolve(__dirname, '..');
-const HELPER = join(REPO, 'build/krb5bridge.mjs');
+const HELPER = join(REPO, 'build/krb5bridge.cjs');
 const TESTCLUSTER = join(REPO, 'scripts/testcluster');
 
 type Style = 'session' | 'per-conn' | 'cold';

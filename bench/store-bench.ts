@@ -22,7 +22,7 @@ import { defaultConfig } from '../helper/src/config/config';
 import { StoreSession, fetchCreds } from '../helper/src/client/client';
 
 const REPO = resolve(__dirname, '..');
-const HELPER = join(REPO, 'build/krb5bridge.mjs');
+const HELPER = join(REPO, 'build/krb5bridge.cjs');
 const TESTCLUSTER = join(REPO, 'scripts/testcluster');
 
 interface Job {

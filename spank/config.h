@@ -11,7 +11,7 @@ enum kb_policy { KB_POLICY_WARN, KB_POLICY_FAIL };
 #define KB_PATH_LEN 1024
 /* The plugin's own settings; the ones it shares with the helper are in defaults.h. */
 #define KB_DEFAULT_NODE "/usr/bin/node"
-#define KB_DEFAULT_HELPER "/usr/local/lib/krb5bridge/krb5bridge.mjs"
+#define KB_DEFAULT_HELPER "/usr/local/lib/krb5bridge/krb5bridge.cjs"
 #define KB_DEFAULT_PUSH_TTL 900
 
 struct kb_conf {

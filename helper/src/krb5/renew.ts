@@ -4,8 +4,8 @@
  * renewed TGT comes back as a KRB-CRED.
  *
  * A KDC may be down, or hung (stopped: connections accepted, nothing answered; libkrb5 then waits
- * about 30 s). So each exchange runs on one of koffi's worker threads with a krb5_context of its
- * own (a context is not for two threads at once), a few at once and at a bounded rate (a KDC
+ * about 30 s). So each exchange runs on one of koffi's worker threads (libuv's pool, sized at
+ * start: util/threadpool.ts) with a krb5_context of its own (a context is not for two threads at once), a few at once and at a bounded rate (a KDC
  * coming back after an outage meets the backlog spread out), and is given up after its own
  * timeout: the caller gets E_KDC_UNREACHABLE and goes on; the abandoned call finishes on its
  * thread, is cleaned up there, and its context is reused. Calls still waiting for a KDC are capped,
@@ -14,6 +14,7 @@
 import { randomBytes } from 'node:crypto';
 import { Krb5BridgeError } from '../errors';
 import { Limiter } from '../util/limit';
+import { threadBudget } from '../util/threadpool';
 import { Ptr, cFree, errorMessage, fn, newContext, unparse } from './lib';
 import { allocCreds, decodeCreds, ticketInfo, TKT_FLG_RENEWABLE } from './creds';
 import { mkKrbCred, withKrbCred } from './krbcred';
@@ -46,8 +47,11 @@ export interface RenewPolicy {
   timeoutMs: number;
 }
 
-/** Exchanges still on a worker thread, including those given up on; beyond this none starts. */
-const MAX_OUTSTANDING = 16;
+/**
+ * Exchanges still on a pool thread, including those given up on; beyond this none starts. At most
+ * 16, and 8 of libuv's pool threads stay free for file writes and lookups (util/threadpool.ts).
+ */
+const MAX_OUTSTANDING = threadBudget(16, 8);
 
 let policy: RenewPolicy = { concurrency: 4, perSecond: 20, timeoutMs: 10_000 };
 let limiter = new Limiter(policy.concurrency, policy.perSecond);
