@@ -60,7 +60,9 @@ export const keeperCommand: CommandModule<GlobalArgs, Args> = {
       // The job id lets a job-bound store check that this job of uid runs on this node.
       fetch: async (uid, job) => ({ krbcred: (await fetchCreds(config, uid, job)).krbcred }),
       renew: renewKrbCred,
-      lastAttemptLead: config.kdc_timeout + 2,
+      // The store makes its last renewal kdc_timeout + 2 s before the end; the keeper asks it for
+      // the result up to 2 s before (a fetch takes milliseconds; cycles come as jobs fall due).
+      lastAttemptLead: 2,
       runningJobs: () => runningJobs(squeue, node),
       refreshCommand: config.refresh_command,
       commandTimeoutMs: config.timeout * 1000,

@@ -139,6 +139,16 @@ export class JobTable {
     for (const job of this.badRecords) if (!present.has(job)) this.badRecords.delete(job);
   }
 
+  /**
+   * The earliest time (Unix seconds) after `now` that a job falls due; undefined if none does. (A
+   * job due at `now` or before was just handled and waits for the next regular cycle.)
+   */
+  nextDue(now: number): number | undefined {
+    let next: number | undefined;
+    for (const j of this.jobs.values()) if (j.due > now && (next === undefined || j.due < next)) next = j.due;
+    return next;
+  }
+
   /** The jobs due at `now`, by user: one store request (or KDC renewal) serves a user's jobs. */
   dueByUser(now: number): Map<number, Job[]> {
     const byUid = new Map<number, Job[]>();

@@ -53,9 +53,10 @@ export class Keeper {
   private readonly table: JobTable;
   private readonly refresher: Refresher;
   private readonly sweeper: Sweeper;
+  private readonly now: () => number;
 
   constructor(private readonly o: KeeperOptions) {
-    const now = o.now ?? (() => Math.floor(Date.now() / 1000));
+    const now = (this.now = o.now ?? (() => Math.floor(Date.now() / 1000)));
     // Half the store's margin is passed in: the store renews first, the keeper then finds the fresher ticket.
     const schedule = new RefreshSchedule({ marginSeconds: o.marginSeconds, lifeDivisor: 3, firstRetrySeconds: 5, maxRetrySeconds: 60, lastAttemptLead: o.lastAttemptLead ?? 12 });
     this.table = new JobTable(o.stateDir, schedule, now, o.log);
@@ -111,6 +112,11 @@ export class Keeper {
   /** Bring the table in line with the job records. */
   scanRecords(): void {
     this.table.scanRecords();
+  }
+
+  /** When the next job falls due after now (Unix seconds); undefined if none does. */
+  nextDue(): number | undefined {
+    return this.table.nextDue(this.now());
   }
 
   /** One refresh cycle. */

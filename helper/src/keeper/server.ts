@@ -15,6 +15,9 @@ import { Keeper, KeeperOptions } from './keeper';
 import { peerCred } from './peercred';
 import { MAX_LINE, errorLine, okLine, parseKeeperRequest } from './protocol';
 
+/** Cycles never follow each other closer than this (a job due now is not a busy loop). */
+const MIN_CYCLE_GAP_MS = 500;
+
 export interface KeeperDaemonOptions extends KeeperOptions {
   socket: string;
   /** Refresh cycle period. */
@@ -130,6 +133,17 @@ export function build(o: KeeperDaemonOptions): KeeperDaemon {
 
   const server = net.createServer(onConnection);
 
+  /**
+   * Every tick, or sooner when a job is due before it: a last attempt a second or two before a
+   * ticket expires is made then, not up to a tick later. Never sooner than MIN_CYCLE_GAP_MS.
+   */
+  function untilNextCycle(): number {
+    const tickMs = o.tickMs ?? 5_000;
+    const due = keeper.nextDue();
+    if (due === undefined) return tickMs;
+    return Math.min(tickMs, Math.max(MIN_CYCLE_GAP_MS, due * 1000 - Date.now()));
+  }
+
   function scheduleTick(ms: number): void {
     if (closing) return;
     tick = setTimeout(() => {
@@ -138,7 +152,7 @@ export function build(o: KeeperDaemonOptions): KeeperDaemon {
         .catch((e: unknown) => log(`refresh cycle failed: ${(e as Error).message}`))
         .finally(() => {
           cycling = undefined;
-          scheduleTick(o.tickMs ?? 5_000);
+          scheduleTick(untilNextCycle());
         });
     }, ms);
   }
