@@ -36,7 +36,7 @@ export const ERRORS = {
   E_UNSAFE_PATH: { status: 40, message: 'refusing an unsafe path' },
   E_IO: { status: 41, message: 'file operation failed' },
   E_STATE: { status: 42, message: 'state directory is unusable' },
-  E_STORAGE: { status: 43, message: 'the store cannot save credentials to its storage (disk full, read-only, I/O error); free space or fix the storage, it keeps trying' },
+  E_STORAGE: { status: 43, message: 'the credential store cannot write to its storage (disk full, read-only, I/O error); nothing it held was changed: try again later, and tell the administrators if it lasts' },
   E_INTERNAL: { status: 70, message: 'internal error; please report it with the --verbose output' },
 } as const satisfies Record<string, ErrorSpec>;
 

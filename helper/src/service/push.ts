@@ -19,7 +19,8 @@ export async function push(d: ServiceDeps, caller: Caller, req: { creds: string;
     stored_at: d.now(),
     creds: req.creds,
   };
-  // Durable before acknowledged: a crash after the answer never loses the ticket.
+  // Durable before acknowledged: a crash after the answer never loses the ticket. Storage that
+  // refuses the write (E_STORAGE) refuses the push: the record stored before stays as it was.
   const r = await d.records.put(cred, { kind: req.force === true ? 'any' : 'fresher' });
   if (!r.written) {
     note.action = 'kept';
