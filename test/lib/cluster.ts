@@ -4,7 +4,7 @@
  * report shows what broke (which daemon, which log).
  */
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 
 export const REPO = path.resolve(__dirname, '..', '..');
@@ -37,7 +37,14 @@ export interface UpOptions {
   keeper?: boolean;
   only?: 'kdc' | 'kdc,munge';
   pluginArgs?: string[];
+  /** 2 = a second realm with its own KDC (`--realms 2`); its users: adduser(name, { realm: 2 }). */
+  realms?: 1 | 2;
+  /** Lines of DIR/krb5bridge.conf, replacing the defaults (`--conf K=V`). */
+  conf?: Record<string, string | number>;
 }
+
+/** The daemons a test may stop, start, pause and resume (scripts/testcluster stop NAME ...). */
+export type Daemon = 'kdc' | 'kdc2' | 'munged' | 'slurmctld' | 'slurmd' | 'store' | 'keeper';
 
 export interface User {
   name: string;
@@ -129,9 +136,14 @@ export class Cluster {
     this.helper = [need('TC_NODE'), need('TC_HELPER')];
   }
 
-  /** Create (idempotently) unix user + principal NAME@REALM + keytab. */
-  adduser(name: string): User {
-    tc(['adduser', name, '--dir', this.dir]);
+  /** The second realm (`realms: 2`), else undefined. */
+  get realm2(): string | undefined {
+    return this.env.TC_REALM2 || undefined;
+  }
+
+  /** Create (idempotently) unix user + principal NAME@REALM (or @REALM2) + keytab. */
+  adduser(name: string, opts: { realm?: 1 | 2 } = {}): User {
+    tc(['adduser', name, '--dir', this.dir, ...(opts.realm === 2 ? ['--realm', '2'] : [])]);
     const id = (flag: string): number => Number(run('id', [flag, name]).stdout.trim());
     const home = run('getent', ['passwd', name]).stdout.split(':')[5] ?? '';
     const user: User = {
@@ -166,11 +178,45 @@ export class Cluster {
   }
 
   storeStop(signal: 'TERM' | 'KILL' = 'TERM'): void {
-    tc(['store-stop', '--dir', this.dir, '--signal', signal]);
+    this.stop('store', signal);
   }
 
   storeStart(): void {
-    tc(['store-start', '--dir', this.dir]);
+    this.start('store');
+  }
+
+  /** Stop one daemon: SIGNAL (default TERM), then KILL if it lingers. */
+  stop(name: Daemon, signal: 'TERM' | 'KILL' = 'TERM'): void {
+    tc(['stop', name, '--dir', this.dir, '--signal', signal]);
+  }
+
+  /** Start it again and wait until it answers (a no-op when it runs). */
+  start(name: Daemon): void {
+    tc(['start', name, '--dir', this.dir], { timeoutMs: 90_000 });
+  }
+
+  /** SIGSTOP it: it keeps its sockets but answers nothing (a hung daemon). */
+  pause(name: Daemon): void {
+    tc(['pause', name, '--dir', this.dir]);
+  }
+
+  /** SIGCONT a paused daemon. */
+  resume(name: Daemon): void {
+    tc(['resume', name, '--dir', this.dir]);
+  }
+
+  /**
+   * Put a Prolog (shell script body) in DIR/prolog.local: slurmd runs it as root at job start,
+   * with the cluster's DIR in $TC_DIR. undefined removes it.
+   */
+  prolog(body: string | undefined): void {
+    const file = path.join(this.dir, 'prolog.local');
+    if (body === undefined) {
+      rmSync(file, { force: true });
+      return;
+    }
+    writeFileSync(`${file}.tmp`, `#!/bin/sh\nTC_DIR=${this.dir}\n${body}\n`, { mode: 0o755 });
+    renameSync(`${file}.tmp`, file);
   }
 
   /** Daemon name -> pid (undefined when stopped). */
@@ -234,6 +280,8 @@ export function up(opts: UpOptions = {}): Cluster {
   if (opts.keeper === false) args.push('--no-keeper');
   if (opts.only !== undefined) args.push('--only', opts.only);
   for (const kv of opts.pluginArgs ?? []) args.push('--plugin-arg', kv);
+  if (opts.realms !== undefined) args.push('--realms', String(opts.realms));
+  for (const [k, v] of Object.entries(opts.conf ?? {})) args.push('--conf', `${k}=${v}`);
   const dir = tc(args).stdout.trim();
   if (!dir.startsWith('/')) throw new Error(`scripts/testcluster up printed "${dir}", expected a directory`);
   return new Cluster(dir);
