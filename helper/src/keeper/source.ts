@@ -30,6 +30,12 @@ export type Fresh =
   | { ok: false; why: string; kind: 'nothing-fresher' | 'failed' };
 
 const STORE_DOWN = new Set<ErrorCode>(['E_STORE_UNREACHABLE', 'E_STORE_TIMEOUT', 'E_STORE_CLOSED']);
+/**
+ * The store answered, but could not decide now (it could not ask slurmctld whether the job runs
+ * here): try again soon with back-off, like a store that is down, not at the slow pace of "nothing
+ * stored". Its refusal is respected: no KDC behind its back.
+ */
+const STORE_CANNOT_DECIDE = new Set<ErrorCode>(['E_SLURMCTLD_UNREACHABLE', 'E_JOB_CHECK']);
 
 function asError(e: unknown): Krb5BridgeError {
   return isKrb5BridgeError(e) ? e : new Krb5BridgeError('E_INTERNAL', String(e));
@@ -44,6 +50,7 @@ export async function freshTicket(o: SourceOptions, uid: number, jobs: Job[]): P
   } catch (e) {
     storeErr = asError(e);
   }
+  if (STORE_CANNOT_DECIDE.has(storeErr.code)) return { ok: false, why: `${storeErr.code} ${storeErr.detail ?? storeErr.message}`, kind: 'failed' };
   // The store answered but has nothing better: no KDC behind its back.
   if (!STORE_DOWN.has(storeErr.code)) return { ok: false, why: `${storeErr.code} ${storeErr.detail ?? storeErr.message}`, kind: 'nothing-fresher' };
   // The store cannot be reached: renew the job's own ticket at the KDC, once for this user.
