@@ -475,8 +475,15 @@ KB_EXPORT int slurm_spank_init_post_opt(spank_t sp, int ac, char **av)
 {
     (void)ac;
     (void)av;
-    if (conf_state != CONF_OK)
-        return 0; /* bad settings: init refused the submission, or logged them on the node */
+    if (conf_state != CONF_OK) {
+        /* Bad settings: init refused the submission, or logged them on the node. There the job runs,
+         * without the submit host's KRB5CCNAME (meaningless here), and its user is told at task start. */
+        if (spank_context() == S_CTX_REMOTE && !(opt_given && opt_mode == KB_MODE_NO)) {
+            spank_unsetenv(sp, "KRB5CCNAME");
+            kb_task_settings_line(conf_err, task_line, sizeof(task_line));
+        }
+        return 0;
+    }
     switch (spank_context()) {
     case S_CTX_LOCAL:
     case S_CTX_ALLOCATOR:

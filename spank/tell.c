@@ -60,6 +60,12 @@ void kb_task_line(const struct kb_materialised *m, int mode_auto, char *out, siz
     }
 }
 
+void kb_task_settings_line(const char *conf_err, char *out, size_t len)
+{
+    snprintf(out, len, "krb5bridge: the krb5bridge settings of this node are broken (%s): this job has no Kerberos "
+             "credentials from krb5bridge (KRB5CCNAME is unset). Tell the site's administrators.", conf_err);
+}
+
 void kb_task_failed_line(const char *msg, char *out, size_t len)
 {
     snprintf(out, len, "%s. This job runs without Kerberos credentials (KRB5CCNAME is unset).", msg);

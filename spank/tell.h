@@ -26,6 +26,12 @@ void kb_task_line(const struct kb_materialised *m, int mode_auto, char *out, siz
 /* The line at task start when the job could get no ccache path at all (msg: the failure). */
 void kb_task_failed_line(const char *msg, char *out, size_t len);
 
+/*
+ * The line at task start when this node's settings are broken (conf_err: which and what it takes):
+ * krb5bridge does nothing for the job, says so, and the job's KRB5CCNAME is unset.
+ */
+void kb_task_settings_line(const char *conf_err, char *out, size_t len);
+
 /* "2026-12-01 10:00:00" (local time). */
 void kb_time_str(time_t t, char *out, size_t len);
 

@@ -378,6 +378,8 @@ static void node_settings_tests(void)
     ok(scenario(S_CTX_REMOTE, POST_OPT, NULL, typo) == 0, "slurmstepd: a bad plugstack value: init and post_opt return 0");
     ok(fake->options == 1, "--krb5 is still registered (srun passes it on)");
     ok(fake->setenv_calls == 0 && access(calls, F_OK) != 0, "nothing is done for the job, not even the record fast path");
+    ok(fake->unsetenv_calls == 1 && strcmp(fake->unsetenv_name, "KRB5CCNAME") == 0,
+       "but the submit host's KRB5CCNAME is unset: it never names a file on this node");
     is_str(fake->log, "error: krb5bridge: " TIMEOUT_ABC ". krb5bridge does nothing for job 91 on this node until that is "
                       "fixed: the job runs without Kerberos credentials from krb5bridge; the node stays up.\n",
            "one error line naming krb5bridge, the argument, what it takes and the job");

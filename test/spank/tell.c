@@ -77,5 +77,11 @@ int main(void)
     is_str(out, "krb5bridge: ccache directory /tmp is writable by others but not sticky (mode 0777). This job runs without "
                 "Kerberos credentials (KRB5CCNAME is unset).",
            "no path at all: the failure, and that KRB5CCNAME is unset");
+
+    kb_task_settings_line("bad value for plugstack.conf argument timeout: \"abc\" (expected whole seconds from 1 to 3600)", out, sizeof(out));
+    is_str(out, "krb5bridge: the krb5bridge settings of this node are broken (bad value for plugstack.conf argument timeout: "
+                "\"abc\" (expected whole seconds from 1 to 3600)): this job has no Kerberos credentials from krb5bridge "
+                "(KRB5CCNAME is unset). Tell the site's administrators.",
+           "broken settings on the node: which, that KRB5CCNAME is unset, whom to tell");
     return tap_done();
 }
