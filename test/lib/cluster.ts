@@ -37,6 +37,10 @@ export interface UpOptions {
   keeper?: boolean;
   only?: 'kdc' | 'kdc,munge';
   pluginArgs?: string[];
+  /** true = the store and keeper serve Prometheus metrics (`--metrics`; env TC_STORE_METRICS, TC_KEEPER_METRICS). */
+  metrics?: boolean;
+  /** Run the plugin and helper a Debian package installed under this root (`--installed ROOT`), not copies of the checkout's. */
+  installed?: string;
 }
 
 export interface User {
@@ -234,6 +238,8 @@ export function up(opts: UpOptions = {}): Cluster {
   if (opts.keeper === false) args.push('--no-keeper');
   if (opts.only !== undefined) args.push('--only', opts.only);
   for (const kv of opts.pluginArgs ?? []) args.push('--plugin-arg', kv);
+  if (opts.metrics) args.push('--metrics');
+  if (opts.installed !== undefined) args.push('--installed', opts.installed);
   const dir = tc(args).stdout.trim();
   if (!dir.startsWith('/')) throw new Error(`scripts/testcluster up printed "${dir}", expected a directory`);
   return new Cluster(dir);
