@@ -16,6 +16,7 @@
 import type { Registry } from 'prom-client';
 import type { Audit } from '../audit/audit';
 import type { RecordStore } from '../records/types';
+import { lastValid } from '../util/expiry';
 import { counter, gauge, histogram, newRegistry } from './registry';
 
 export interface StoreMetrics {
@@ -38,7 +39,7 @@ export function storeMetrics(records: RecordStore, now: () => number = () => Dat
   gauge(registry, 'store_credentials', 'Credentials the store holds', [], (g) => g.set(records.list().length));
   gauge(registry, 'store_credentials_expiring', 'Credentials whose last valid moment (renew-until, else end time) is within the window', ['within'], (g) => {
     const t = now();
-    const last = records.list().map((e) => Math.max(e.cred.endtime, e.cred.renew_till));
+    const last = records.list().map((e) => lastValid(e.cred));
     for (const [label, seconds] of WINDOWS) g.set({ within: label }, last.filter((end) => end - t <= seconds).length);
   });
   const renewals = counter(registry, 'store_renewals_total', 'Renewals of stored TGTs at the KDC that ended, by result', ['result']);
