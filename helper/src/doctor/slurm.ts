@@ -52,7 +52,7 @@ function usable(path: string, mode: number): boolean {
   }
 }
 
-function plugstackCheck(slurmConf: string, text: string): Finding {
+export function plugstackCheck(slurmConf: string, text: string): Finding {
   const file = plugstackPath(slurmConf, text);
   const example = 'required /usr/lib/x86_64-linux-gnu/slurm-wlm/krb5bridge.so node=/usr/bin/node helper=/usr/lib/krb5bridge/krb5bridge.mjs config=/etc/krb5bridge/krb5bridge.conf';
   let lines;
