@@ -15,7 +15,7 @@ SPANK_SRC  := spank/krb5bridge.c $(SPANK_LIB_SRC)
 SPANK_HDR  := spank/run.h spank/checks.h spank/config.h spank/status.h spank/keeper.h spank/tell.h spank/timelimit.h spank/errors.h spank/defaults.h
 SPANK_TESTS := $(patsubst %.c,%.t,$(filter-out test/spank/fake_spank.c,$(wildcard test/spank/*.c)))
 
-.PHONY: all build deps test test-unit test-e2e demo bench install clean typecheck spank-tests
+.PHONY: all build deps test test-unit test-e2e demo bench install clean typecheck spank-tests deb
 
 all: build
 build: build/krb5bridge.cjs spank/krb5bridge.so
@@ -36,7 +36,7 @@ spank/defaults.h: build/krb5bridge.cjs
 # Built under a temporary name and renamed: a running slurmd/srun that loads the plugin while it is
 # being rebuilt would otherwise read a half-written file (and a required plugin would drain the node).
 spank/krb5bridge.so: $(SPANK_SRC) $(SPANK_HDR)
-	$(CC) $(CFLAGS) $(SPANK_CFLAGS) -shared -o $@.tmp $(SPANK_SRC) $(SPANK_LIBS) && mv -f $@.tmp $@
+	$(CC) $(CFLAGS) $(SPANK_CFLAGS) -shared $(LDFLAGS) -o $@.tmp $(SPANK_SRC) $(SPANK_LIBS) && mv -f $@.tmp $@
 
 # C tests of the plugin (TAP); test/spank/spank.test.ts builds them with this and runs each one.
 spank-tests: $(SPANK_TESTS)
@@ -77,6 +77,11 @@ bench: deps build
 # install; scripts/testcluster uses it too, into each throwaway cluster's directory.
 install: build
 	scripts/install --prefix '$(PREFIX)' --destdir '$(DESTDIR)' --plugindir '$(SLURM_PLUGINDIR)' --node '$(NODE)'
+
+# The Debian package build/deb/krb5bridge_<version>_amd64.deb (dpkg-buildpackage with debian/, in a
+# staged copy under build/deb: nothing is written outside the checkout). Prints its path.
+deb: build
+	scripts/deb
 
 clean:
 	rm -rf build spank/*.so spank/errors.h spank/defaults.h test/spank/*.t

@@ -10,6 +10,8 @@
  * Scenarios: 1, 100 and 1,000 concurrent clients (each with its own connection, one request at a
  * time), then 1 client alone and 1 client while 1,000 idle connections are held open.
  * Clients run in 2 worker processes (forked from this file) so the client side is not one thread.
+ * Last, the cost of Prometheus metrics: 100 clients against a second store with `--metrics-listen`,
+ * measured right after the same scenario on the first (metrics off), as a ratio.
  */
 import { ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { Result, benchMain, cpuSeconds, pct, printColumns, runWorkers } from './workers';
@@ -72,15 +74,15 @@ function sh(cmd: string, args: string[], env?: NodeJS.ProcessEnv): string {
   return execFileSync(cmd, args, { encoding: 'utf8', env: env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
-async function startStore(dir: string, mungeSocket: string, krb5Config: string): Promise<{ proc: ChildProcess; address: string; log: string }> {
-  const log = join(dir, 'bench-store.log');
+async function startStore(dir: string, mungeSocket: string, krb5Config: string, extra: string[] = [], name = 'bench-store'): Promise<{ proc: ChildProcess; address: string; log: string }> {
+  const log = join(dir, `${name}.log`);
   const state = mkdtempSync(join(dir, 'bench-state-'));
   const fd = openSync(log, 'a');
   // STORE_BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the store.
   const nodeArgs = (process.env.STORE_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
   // The raw fetch path: no job check (it costs one squeue per new job, measured by the keeper
   // benchmark), and a key file of its own.
-  const args = ['serve', '--listen', '127.0.0.1:0', '--state-dir', state, '--munge-socket', mungeSocket, '--max-connections', '8192', '--job-bound', 'no', '--key-file', join(dir, 'bench-store.key')];
+  const args = ['serve', '--listen', '127.0.0.1:0', '--state-dir', state, '--munge-socket', mungeSocket, '--max-connections', '8192', '--job-bound', 'no', '--key-file', join(dir, 'bench-store.key'), ...extra];
   const proc = spawn(process.execPath, [...nodeArgs, HELPER, ...args], {
     env: { PATH: '/usr/bin:/bin', KRB5_CONFIG: krb5Config },
     stdio: ['ignore', 'ignore', fd],
@@ -118,6 +120,7 @@ async function main(): Promise<void> {
       .map((l) => l.slice(7).split('=', 2) as [string, string]),
   );
   let store: Awaited<ReturnType<typeof startStore>> | undefined;
+  let metered: Awaited<ReturnType<typeof startStore>> | undefined;
   try {
     const mungeSocket = env.TC_MUNGE_SOCKET!;
     sh(TESTCLUSTER, ['adduser', 'tcbench', '--dir', dir]);
@@ -130,12 +133,12 @@ async function main(): Promise<void> {
 
     const rows: string[][] = [['scenario', 'clients', 'fetches/s', 'p50 ms', 'p99 ms', 'errors', 'store CPU us/fetch', 'munged CPU us/fetch']];
     const mungedPid = Number(readFileSync(join(dir, 'pid', 'munged.pid'), 'utf8').trim());
-    const run = async (name: string, clients: number): Promise<number> => {
+    const run = async (name: string, clients: number, target = store!, cfg = config): Promise<number> => {
       const workers = clients === 1 ? 1 : 2;
       const t0 = Date.now();
-      const cpu0 = [cpuSeconds(store!.proc.pid!), cpuSeconds(mungedPid)];
-      const r = await runWorkers({ config, uid, clients, seconds }, workers);
-      const cpu = [cpuSeconds(store!.proc.pid!) - cpu0[0]!, cpuSeconds(mungedPid) - cpu0[1]!];
+      const cpu0 = [cpuSeconds(target.proc.pid!), cpuSeconds(mungedPid)];
+      const r = await runWorkers({ config: cfg, uid, clients, seconds }, workers);
+      const cpu = [cpuSeconds(target.proc.pid!) - cpu0[0]!, cpuSeconds(mungedPid) - cpu0[1]!];
       const elapsed = (Date.now() - t0) / 1000;
       // Includes the warm-up fetches (one per client), which the CPU counters cannot tell apart.
       const perFetch = (s: number): string => ((s * 1e6) / (r.count + clients)).toFixed(0);
@@ -143,8 +146,10 @@ async function main(): Promise<void> {
       const rate = r.count / seconds;
       rows.push([name, String(clients), rate.toFixed(0), pct(sorted, 50).toFixed(2), pct(sorted, 99).toFixed(2), String(r.errors), perFetch(cpu[0]!), perFetch(cpu[1]!)]);
       process.stderr.write(`${name} ${clients}: ${r.count} fetches in ${seconds} s (${elapsed.toFixed(1)} s with warm-up), errors ${r.errors}${r.firstError ? ` (${r.firstError})` : ''}\n`);
+      lastRate = rate;
       return pct(sorted, 50);
     };
+    let lastRate = 0;
     await run('concurrent', 1);
     await run('concurrent', 100);
     await run('concurrent', 1000);
@@ -153,13 +158,27 @@ async function main(): Promise<void> {
     const withIdle = await run('1 client, 1000 idle conns', 1);
     const stillOpen = idle.filter((s) => !s.destroyed).length;
     idle.forEach((s) => s.destroy());
+    // Metrics on (a second store, the same key file and user) against off, back to back.
+    metered = await startStore(dir, mungeSocket, env.KRB5_CONFIG!, ['--metrics-listen', '127.0.0.1:0'], 'bench-store-metrics');
+    sh(TESTCLUSTER, ['as', 'tcbench', '--dir', dir, '--', process.execPath, env.TC_HELPER!, '--store', metered.address, '--munge-socket', mungeSocket, 'push', '--no-marker']);
+    await run('metrics off', 100);
+    const off = lastRate;
+    await run('metrics on', 100, metered, { ...config, store: metered.address });
+    const on = lastRate;
+    const metricsAt = /metrics on (http:\S+)/.exec(readFileSync(metered.log, 'utf8'))?.[1];
+    const t0 = process.hrtime.bigint();
+    const scrape = metricsAt ? await (await fetch(metricsAt)).text() : '';
+    const scrapeMs = Number(process.hrtime.bigint() - t0) / 1e6;
+    const counted = /^krb5bridge_store_requests_total\{op="fetch",result="ok"\} (\d+)$/m.exec(scrape)?.[1];
     printColumns(rows);
     process.stdout.write(`p50 with 1000 idle connections / without: ${(withIdle / alone).toFixed(2)} (${stillOpen} idle connections still open at the end)\n`);
+    process.stdout.write(`fetches/s with metrics on / off (100 clients): ${(on / off).toFixed(2)}; one scrape ${scrapeMs.toFixed(1)} ms, ${scrape.length} bytes, fetches counted ${counted ?? '?'}\n`);
     const logText = readFileSync(store.log, 'utf8');
     const refusals = logText.split('\n').filter((l) => / result=E_|closing connection|connection limit/.test(l));
     process.stdout.write(`cores: ${cpus().length}; store log: ${logText.split('\n').length - 1} lines, ${refusals.length} refusals/closures${refusals[0] ? ` (first: ${refusals[0]})` : ''}\n`);
   } finally {
     store?.proc.kill('SIGTERM');
+    metered?.proc.kill('SIGTERM');
     sh(TESTCLUSTER, ['down', '--dir', dir, '--rm']);
   }
 }

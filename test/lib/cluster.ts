@@ -41,6 +41,10 @@ export interface UpOptions {
   realms?: 1 | 2;
   /** Lines of DIR/krb5bridge.conf, replacing the defaults (`--conf K=V`). */
   conf?: Record<string, string | number>;
+  /** true = the store and keeper serve Prometheus metrics (`--metrics`; env TC_STORE_METRICS, TC_KEEPER_METRICS). */
+  metrics?: boolean;
+  /** Run the plugin and helper a Debian package installed under this root (`--installed ROOT`), not copies of the checkout's. */
+  installed?: string;
 }
 
 /** The daemons a test may stop, start, pause and resume (scripts/testcluster stop NAME ...). */
@@ -282,6 +286,8 @@ export function up(opts: UpOptions = {}): Cluster {
   for (const kv of opts.pluginArgs ?? []) args.push('--plugin-arg', kv);
   if (opts.realms !== undefined) args.push('--realms', String(opts.realms));
   for (const [k, v] of Object.entries(opts.conf ?? {})) args.push('--conf', `${k}=${v}`);
+  if (opts.metrics) args.push('--metrics');
+  if (opts.installed !== undefined) args.push('--installed', opts.installed);
   const dir = tc(args).stdout.trim();
   if (!dir.startsWith('/')) throw new Error(`scripts/testcluster up printed "${dir}", expected a directory`);
   return new Cluster(dir);

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 
 const REPO = join(__dirname, '..', '..');
 const DOCS = ['README.md', ...readdirSync(join(REPO, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)];
-const TOP = ['helper', 'spank', 'scripts', 'test', 'docs', 'bench', 'build', '.ci'];
+const TOP = ['helper', 'spank', 'scripts', 'test', 'docs', 'bench', 'build', '.ci', 'debian', 'man', 'systemd', 'pam'];
 const PATH = new RegExp(`^(?:${TOP.map((t) => t.replace('.', '\\.')).join('|')})/[A-Za-z0-9_.*/-]*$`);
 
 /** Code spans and fenced-block lines of a markdown text, with their line numbers. */

@@ -1,6 +1,6 @@
 /**
  * shellcheck (Debian package shellcheck; scripts/deps installs it) on every shell script in
- * scripts/ and on .ci/run, each file its own test, every finding (style included) a failure.
+ * scripts/, pam/ and debian/ and on .ci/run, each file its own test, every finding (style included) a failure.
  */
 import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
@@ -9,7 +9,8 @@ import { join } from 'node:path';
 const REPO = join(__dirname, '..', '..');
 
 /** Files whose first line names a POSIX shell or bash. */
-const scripts = [...readdirSync(join(REPO, 'scripts')).map((f) => `scripts/${f}`), '.ci/run'].filter((f) => {
+const dirs = ['scripts', 'pam', 'debian'];
+const scripts = [...dirs.flatMap((d) => readdirSync(join(REPO, d)).map((f) => `${d}/${f}`)), '.ci/run'].filter((f) => {
   const p = join(REPO, f);
   return statSync(p).isFile() && /^#!.*\b(ba)?sh\b/.test(readFileSync(p, 'utf8').split('\n', 1)[0] ?? '');
 });

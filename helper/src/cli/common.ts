@@ -1,6 +1,7 @@
 /** Options every verb takes, and turning parsed arguments into a Config. */
 import type { Argv } from 'yargs';
-import { Config, loadConfig } from '../config/config';
+import { Config, ConfigOrigins, resolveConfig } from '../config/config';
+import { setLogFormat } from '../util/log';
 
 export interface GlobalArgs {
   config?: string;
@@ -23,10 +24,20 @@ export function globalOptions<T>(y: Argv<T>): Argv<T & GlobalArgs> {
 
 /** The Config for a verb: defaults < config file < global flags < the verb's own overrides. */
 export function configFrom(args: GlobalArgs, extra: Partial<Record<keyof Config, string | number | undefined>> = {}): Config {
-  return loadConfig(args.config, {
+  return configWithOrigins(args, extra).config;
+}
+
+/** configFrom, and where each value came from (default, FILE:LINE, --flag); sets the log format. */
+export function configWithOrigins(
+  args: GlobalArgs,
+  extra: Partial<Record<keyof Config, string | number | undefined>> = {},
+): { config: Config; origins: ConfigOrigins; file: string; read: boolean } {
+  const r = resolveConfig(args.config, {
     store: args.store,
     munge_socket: args['munge-socket'],
     timeout: args.timeout,
     ...extra,
   });
+  setLogFormat(r.config.log_format);
+  return r;
 }

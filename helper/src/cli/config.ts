@@ -1,12 +1,14 @@
 /**
  * `krb5bridge config ...`: the configuration itself. `config defaults` prints the built-in defaults
- * (`--format c`: spank/defaults.h, which the build generates for the plugin).
+ * (`--format c`: spank/defaults.h, which the build generates for the plugin); `config check` reads
+ * the configuration as every verb does (strictly: a bad line is E_CONFIG naming it) and prints
+ * the effective value of every key with where it came from: default, FILE:LINE or the flag.
  */
 import type { Argv, CommandModule } from 'yargs';
-import { DEFAULT_NODE_STATE_DIR, DEFAULT_STORE_STATE_DIR, defaultConfig } from '../config/config';
+import { CONFIG_KEYS, DEFAULT_NODE_STATE_DIR, DEFAULT_STORE_STATE_DIR, defaultConfig } from '../config/config';
 import { configDefaultsAsCHeader } from '../config/cheader';
 import { out, outJson } from '../client/print';
-import type { GlobalArgs } from './common';
+import { GlobalArgs, configWithOrigins } from './common';
 
 interface DefaultsArgs extends GlobalArgs {
   format: 'file' | 'c';
@@ -34,9 +36,25 @@ const defaultsCommand: CommandModule<GlobalArgs, DefaultsArgs> = {
   },
 };
 
+const checkCommand: CommandModule<GlobalArgs, GlobalArgs> = {
+  command: 'check',
+  describe: 'Check the configuration and print every effective value with where it came from (default, FILE:LINE, flag)',
+  handler: (args) => {
+    const { config, origins, file, read } = configWithOrigins(args);
+    const values = config as unknown as Record<string, string | number | undefined>;
+    if (args.json) {
+      outJson({ file, read, keys: Object.fromEntries(CONFIG_KEYS.map((k) => [k, { value: values[k] ?? null, origin: origins[k] }])) });
+      return;
+    }
+    out(`# config file ${file}: ${read ? 'read, valid' : 'not present (defaults apply)'}`);
+    const width = Math.max(...CONFIG_KEYS.map((k) => `${k} = ${values[k] ?? '(not set)'}`.length));
+    for (const k of CONFIG_KEYS) out(`${`${k} = ${values[k] ?? '(not set)'}`.padEnd(width)}  # ${origins[k]}`);
+  },
+};
+
 export const configCommand: CommandModule<GlobalArgs, GlobalArgs> = {
   command: 'config <action>',
-  describe: 'The configuration (config defaults ...)',
-  builder: (y) => y.command(defaultsCommand as never).demandCommand(1, 'name an action: defaults') as Argv<GlobalArgs>,
+  describe: 'The configuration (config check, config defaults)',
+  builder: (y) => y.command(checkCommand as never).command(defaultsCommand as never).demandCommand(1, 'name an action: check or defaults') as Argv<GlobalArgs>,
   handler: () => undefined,
 };

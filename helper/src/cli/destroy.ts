@@ -2,6 +2,7 @@
 import type { CommandModule } from 'yargs';
 import { DEFAULT_NODE_STATE_DIR } from '../config/config';
 import { destroy } from '../node';
+import { out, outJson } from '../client/print';
 import { GlobalArgs, configFrom } from './common';
 
 interface Args extends GlobalArgs {
@@ -21,7 +22,7 @@ export const destroyCommand: CommandModule<GlobalArgs, Args> = {
   handler: (args) => {
     const config = configFrom(args, { state_dir: args['state-dir'] });
     const result = destroy({ uid: args.uid, job: args.job, stateDir: config.state_dir ?? DEFAULT_NODE_STATE_DIR });
-    if (args.json) process.stdout.write(JSON.stringify(result) + '\n');
-    else process.stdout.write(`${result.message}\n`);
+    if (args.json) outJson(result);
+    else out(result.message);
   },
 };

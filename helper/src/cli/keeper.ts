@@ -11,6 +11,7 @@ import { runningJobs } from '../slurm/squeue';
 import { runUntilSignalled } from '../util/daemon';
 import { hardeningState } from '../util/harden';
 import { logLine } from '../util/log';
+import type { keeperMetrics } from '../metrics/keeper';
 import { GlobalArgs, configFrom } from './common';
 
 interface Args extends GlobalArgs {
@@ -22,6 +23,7 @@ interface Args extends GlobalArgs {
   tick: number;
   'sweep-interval': number;
   sweep: boolean;
+  'metrics-listen'?: string;
 }
 
 export const keeperCommand: CommandModule<GlobalArgs, Args> = {
@@ -36,7 +38,8 @@ export const keeperCommand: CommandModule<GlobalArgs, Args> = {
       .option('renew-margin', { type: 'number', describe: 'refresh a ccache this many seconds before its TGT expires (config: renew_margin; the keeper uses half of it)' })
       .option('tick', { type: 'number', default: 5, describe: 'seconds between refresh cycles' })
       .option('sweep-interval', { type: 'number', default: 300, describe: 'seconds between sweeps for ccaches of ended jobs (0: at start-up only)' })
-      .option('sweep', { type: 'boolean', default: true, describe: 'sweep at all (--no-sweep: never, e.g. for benchmarks)' }),
+      .option('sweep', { type: 'boolean', default: true, describe: 'sweep at all (--no-sweep: never, e.g. for benchmarks)' })
+      .option('metrics-listen', { type: 'string', describe: 'serve Prometheus metrics on HOST:PORT/metrics (config: keeper_metrics_listen; default off)' }),
   handler: async (args) => {
     const config = configFrom(args, {
       keeper_socket: args.socket,
@@ -44,6 +47,9 @@ export const keeperCommand: CommandModule<GlobalArgs, Args> = {
       ccache_dir: args['ccache-dir'],
       node_name: args['node-name'],
       renew_margin: args['renew-margin'],
+      keeper_metrics_listen: args['metrics-listen'],
+      // --json: log lines as JSON objects, as log_format = json does.
+      log_format: args.json ? 'json' : undefined,
     });
     if (config.refresh_command) checkRefreshCommand(config.refresh_command);
     const node = config.node_name ?? hostname().split('.')[0]!;
@@ -51,7 +57,9 @@ export const keeperCommand: CommandModule<GlobalArgs, Args> = {
     // squeue by absolute path with a fixed environment (slurm_conf, else this process's SLURM_CONF).
     const squeue = slurmRunner({ slurmConf: config.slurm_conf, timeoutMs: config.timeout * 1000 });
     configureRenewals({ timeoutMs: config.kdc_timeout * 1000, concurrency: config.renew_concurrency, perSecond: config.renew_rate });
+    let metrics: ReturnType<typeof keeperMetrics> | undefined;
     const daemon = build({
+      observe: (op, result, seconds) => metrics?.observe(op, result, seconds),
       socket: config.keeper_socket,
       stateDir,
       ccacheDir: config.ccache_dir,
@@ -72,7 +80,14 @@ export const keeperCommand: CommandModule<GlobalArgs, Args> = {
       log: logLine,
     });
     await daemon.listen();
+    // prom-client is loaded only when metrics are on: every other verb starts without it.
+    const m = config.keeper_metrics_listen ? { ...(await import('../metrics/keeper')), ...(await import('../metrics/http')) } : undefined;
+    if (m) metrics = m.keeperMetrics(() => daemon.keeper.stats);
+    const metricsServer = m && metrics && config.keeper_metrics_listen ? await m.serveMetrics(metrics.registry, config.keeper_metrics_listen, logLine) : undefined;
     logLine(`keeper listening on ${config.keeper_socket} (node ${node}, state ${stateDir}, ccaches ${config.ccache_dir}, store ${config.store}; ${hardeningState()})`);
-    await runUntilSignalled({ name: 'keeper', log: logLine, stopping: 'stopping; job ccaches stay, a restarted keeper takes them over', stop: () => daemon.close() });
+    await runUntilSignalled({ name: 'keeper', log: logLine, stopping: 'stopping; job ccaches stay, a restarted keeper takes them over', stop: async () => {
+        await Promise.all([daemon.close(), metricsServer?.close()]);
+      },
+    });
   },
 };

@@ -3,6 +3,7 @@ import type { CommandModule } from 'yargs';
 import { fetchCreds } from '../client/client';
 import { DEFAULT_NODE_STATE_DIR } from '../config/config';
 import { materialise, materialiseAnswer } from '../node';
+import { out, outJson } from '../client/print';
 import { GlobalArgs, configFrom } from './common';
 
 interface Args extends GlobalArgs {
@@ -37,6 +38,8 @@ export const materialiseCommand: CommandModule<GlobalArgs, Args> = {
       // The job gets its own path even when the store cannot give the credential now; the keeper fills it.
       pendingOnFailure: true,
     });
-    process.stdout.write(`${materialiseAnswer(r)}\n`);
+    // The plugin reads the one line; --json is for people and scripts.
+    if (args.json) return outJson({ ccache: r.path, reused: Boolean(r.reused), pending: r.pending ? r.pending.code : null });
+    out(materialiseAnswer(r));
   },
 };

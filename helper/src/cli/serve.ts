@@ -9,6 +9,7 @@ import { build } from '../server/store';
 import { runUntilSignalled } from '../util/daemon';
 import { hardeningState } from '../util/harden';
 import { logLine } from '../util/log';
+import type { storeMetrics } from '../metrics/store';
 import { GlobalArgs, configFrom } from './common';
 
 interface Args extends GlobalArgs {
@@ -22,6 +23,7 @@ interface Args extends GlobalArgs {
   'audit-log'?: string;
   'job-bound'?: string;
   'slurm-conf'?: string;
+  'metrics-listen'?: string;
 }
 
 export const serveCommand: CommandModule<GlobalArgs, Args> = {
@@ -38,7 +40,8 @@ export const serveCommand: CommandModule<GlobalArgs, Args> = {
       .option('key-file', { type: 'string', describe: 'root-only key file for encryption at rest, created if missing (config: key_file, default /etc/krb5bridge/store.key)' })
       .option('audit-log', { type: 'string', describe: 'append one JSON line per request to this file (config: audit_log; default none)' })
       .option('job-bound', { type: 'string', choices: ['yes', 'no'], describe: 'release a credential only to a node running a job of its user (config: job_bound, default yes)' })
-      .option('slurm-conf', { type: 'string', describe: 'slurm.conf for the job checks (config: slurm_conf; default SLURM_CONF, else Slurm\'s)' }),
+      .option('slurm-conf', { type: 'string', describe: 'slurm.conf for the job checks (config: slurm_conf; default SLURM_CONF, else Slurm\'s)' })
+      .option('metrics-listen', { type: 'string', describe: 'serve Prometheus metrics on HOST:PORT/metrics (config: metrics_listen; default off)' }),
   handler: async (args) => {
     const config = configFrom(args, {
       listen: args.listen,
@@ -50,11 +53,17 @@ export const serveCommand: CommandModule<GlobalArgs, Args> = {
       audit_log: args['audit-log'],
       job_bound: args['job-bound'],
       slurm_conf: args['slurm-conf'],
+      metrics_listen: args['metrics-listen'],
+      // --json: log lines as JSON objects, as log_format = json does.
+      log_format: args.json ? 'json' : undefined,
     });
     // Read before anything listens: a bad policy or an unsafe audit file stops the start.
     const policy = config.acl ? await loadPolicyFile(config.acl) : undefined;
     const audit = config.audit_log ? openAuditLog(config.audit_log, logLine) : undefined;
+    // Metrics are made before the store so its first request is counted; served once it listens.
+    let metrics: ReturnType<typeof storeMetrics> | undefined;
     const store = await build({
+      observe: (op, result, seconds) => metrics?.observe(op, result, seconds),
       listen: config.listen,
       stateDir: config.state_dir ?? DEFAULT_STORE_STATE_DIR,
       minUid: config.min_uid,
@@ -69,7 +78,11 @@ export const serveCommand: CommandModule<GlobalArgs, Args> = {
       // Half the client's timeout: a node hears "slurmctld unreachable", never a timeout of its own.
       jobCheck: config.job_bound === 'yes' ? { slurmConf: config.slurm_conf, timeoutMs: Math.max(1000, config.timeout * 500) } : undefined,
     });
+    // prom-client is loaded only when metrics are on: every other verb starts without it.
+    const m = config.metrics_listen ? { ...(await import('../metrics/store')), ...(await import('../metrics/http')) } : undefined;
+    if (m) metrics = m.storeMetrics(store.records);
     const addr = await store.listen();
+    const metricsServer = m && metrics && config.metrics_listen ? await m.serveMetrics(metrics.registry, config.metrics_listen, logLine) : undefined;
     const shown = addr.family === 'IPv6' ? `[${addr.address}]:${addr.port}` : `${addr.address}:${addr.port}`;
     // Renewal at the KDC (KRB5_CONFIG says where): one request per user per cycle (docs/keeper.md).
     configureRenewals({ timeoutMs: config.kdc_timeout * 1000, concurrency: config.renew_concurrency, perSecond: config.renew_rate });
@@ -78,7 +91,7 @@ export const serveCommand: CommandModule<GlobalArgs, Args> = {
       log: logLine,
       marginSeconds: config.renew_margin,
       renew: renewKrbCred,
-      audit: store.audit,
+      audit: metrics ? metrics.renewals(store.audit) : store.audit,
       lastAttemptLead: config.kdc_timeout + 2,
     });
     renewer.start();
@@ -88,7 +101,7 @@ export const serveCommand: CommandModule<GlobalArgs, Args> = {
       log: logLine,
       stopping: 'no new connections; finishing requests in flight',
       stop: async () => {
-        await Promise.all([renewer.stop(), store.close()]);
+        await Promise.all([renewer.stop(), store.close(), metricsServer?.close()]);
       },
     });
   },

@@ -60,6 +60,12 @@ export interface Config {
   renew_concurrency: number;
   /** Store and keeper: KDC renewal exchanges started per second at most. */
   renew_rate: number;
+  /** Daemons: log lines as text (default) or one JSON object each (util/log.ts). */
+  log_format: 'text' | 'json';
+  /** Store: serve Prometheus metrics on HOST:PORT (http://HOST:PORT/metrics); undefined = off. */
+  metrics_listen: string | undefined;
+  /** Keeper: serve Prometheus metrics on HOST:PORT; undefined = off. */
+  keeper_metrics_listen: string | undefined;
 }
 
 export const DEFAULT_CONFIG_FILE = '/etc/krb5bridge/krb5bridge.conf';
@@ -95,10 +101,13 @@ export function defaultConfig(): Config {
     kdc_timeout: 10,
     renew_concurrency: 4,
     renew_rate: 20,
+    log_format: 'text',
+    metrics_listen: undefined,
+    keeper_metrics_listen: undefined,
   };
 }
 
-type Kind = 'address' | 'path' | 'seconds' | 'uid' | 'name' | 'auth' | 'principal' | 'yesno' | 'count';
+type Kind = 'address' | 'path' | 'seconds' | 'uid' | 'name' | 'auth' | 'principal' | 'yesno' | 'count' | 'logformat';
 const KEYS: Record<keyof Config, Kind> = {
   store: 'address',
   listen: 'address',
@@ -126,7 +135,13 @@ const KEYS: Record<keyof Config, Kind> = {
   kdc_timeout: 'seconds',
   renew_concurrency: 'count',
   renew_rate: 'count',
+  log_format: 'logformat',
+  metrics_listen: 'address',
+  keeper_metrics_listen: 'address',
 };
+
+/** Every config key, in the order of the Config interface (docs, man pages and `config check` list them so). */
+export const CONFIG_KEYS = Object.keys(KEYS) as (keyof Config)[];
 
 export function isConfigKey(key: string): key is keyof Config {
   return Object.prototype.hasOwnProperty.call(KEYS, key);
@@ -151,6 +166,9 @@ export function parseValue(key: keyof Config, raw: string, where: string): strin
     }
     case 'auth':
       if (value !== 'munge' && value !== 'krb5') throw new Krb5BridgeError('E_CONFIG', `${where}: ${key} must be munge or krb5, got "${value}"`);
+      return value;
+    case 'logformat':
+      if (value !== 'text' && value !== 'json') throw new Krb5BridgeError('E_CONFIG', `${where}: ${key} must be text or json, got "${value}"`);
       return value;
     case 'yesno':
       if (value !== 'yes' && value !== 'no') throw new Krb5BridgeError('E_CONFIG', `${where}: ${key} must be yes or no, got "${value}"`);
@@ -193,8 +211,11 @@ export function parseAddress(value: string, where = 'address'): Address {
   return { host: (m[1] ?? m[2]) as string, port };
 }
 
-/** Parse config file text. */
-export function parseConfigText(text: string, file: string): Partial<Config> {
+/** Where each value came from: `default`, `FILE:LINE`, or the flag (`--store`). */
+export type ConfigOrigins = Record<keyof Config, string>;
+
+/** Parse config file text; `origins` (if given) learns the FILE:LINE of each key set. */
+export function parseConfigText(text: string, file: string, origins?: Partial<ConfigOrigins>): Partial<Config> {
   const out: Partial<Config> = Object.create(null);
   text.split('\n').forEach((line, i) => {
     const where = `${file}:${i + 1}`;
@@ -205,6 +226,7 @@ export function parseConfigText(text: string, file: string): Partial<Config> {
     const key = stripped.slice(0, eq).trim();
     if (!isConfigKey(key)) throw new Krb5BridgeError('E_CONFIG', `${where}: unknown key "${key}"`);
     (out as Record<string, unknown>)[key] = parseValue(key, stripped.slice(eq + 1), where);
+    if (origins) origins[key] = where;
   });
   return out;
 }
@@ -214,18 +236,30 @@ export function parseConfigText(text: string, file: string): Partial<Config> {
  * explicitly is an error.
  */
 export function loadConfig(file: string | undefined, overrides: Partial<Record<keyof Config, string | number | undefined>>): Config {
+  return resolveConfig(file, overrides).config;
+}
+
+/** loadConfig, and where each value came from (`krb5bridge config check`). */
+export function resolveConfig(
+  file: string | undefined,
+  overrides: Partial<Record<keyof Config, string | number | undefined>>,
+): { config: Config; origins: ConfigOrigins; file: string; read: boolean } {
   const config = defaultConfig();
+  const origins = Object.fromEntries(CONFIG_KEYS.map((k) => [k, 'default'])) as ConfigOrigins;
   // KRB5BRIDGE_CONFIG is for people at a shell; the plugin always passes --config and a clean env.
   const explicit = file ?? (process.env.KRB5BRIDGE_CONFIG || undefined);
   const path = explicit ?? DEFAULT_CONFIG_FILE;
   // Whoever can write the file decides where tickets go: it is read through the trusted-path check
   // (root's or the caller's own, not writable by group or others, in directories nobody else can write).
-  if (explicit !== undefined || existsSync(path)) {
-    Object.assign(config, parseConfigText(readTrusted(path, { what: 'config file', forbid: 0o022, code: 'E_CONFIG' }), path));
+  const read = explicit !== undefined || existsSync(path);
+  if (read) {
+    Object.assign(config, parseConfigText(readTrusted(path, { what: 'config file', forbid: 0o022, code: 'E_CONFIG' }), path, origins));
   }
   for (const [key, raw] of Object.entries(overrides)) {
     if (raw === undefined || !isConfigKey(key)) continue;
-    (config as unknown as Record<string, unknown>)[key] = parseValue(key, String(raw), `--${key.replace(/_/g, '-')}`);
+    const flag = `--${key.replace(/_/g, '-')}`;
+    (config as unknown as Record<string, unknown>)[key] = parseValue(key, String(raw), flag);
+    origins[key] = flag;
   }
-  return config;
+  return { config, origins, file: path, read };
 }

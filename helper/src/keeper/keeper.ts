@@ -41,6 +41,7 @@ export interface KeeperOptions {
 export interface KeeperStats {
   jobs: number;
   refreshes: number;
+  failures: number;
   kdcRenewals: number;
   cycles: number;
   /** CPU (user+system) of the last refresh cycle, microseconds. */

@@ -25,6 +25,8 @@ const TICKETLESS_MAX_RETRY = 15;
 
 export interface RefresherStats {
   refreshes: number;
+  /** Refresh attempts that failed (each one backs off). */
+  failures: number;
   kdcRenewals: number;
   cycles: number;
   /** CPU (user+system) of the last refresh cycle, microseconds. */
@@ -39,7 +41,7 @@ export interface RefresherOptions extends SourceOptions {
 }
 
 export class Refresher {
-  readonly stats: RefresherStats = { refreshes: 0, kdcRenewals: 0, cycles: 0, lastCycleCpuUs: 0 };
+  readonly stats: RefresherStats = { refreshes: 0, failures: 0, kdcRenewals: 0, cycles: 0, lastCycleCpuUs: 0 };
 
   constructor(
     private readonly o: RefresherOptions,
@@ -140,6 +142,7 @@ export class Refresher {
   /** Back off (the schedule: 5 s doubling to 60 s); logged on the first try and then every minute or so. */
   private retry(j: Job, now: number, why: string): void {
     j.failures++;
+    this.stats.failures++;
     const ticketless = j.pending || j.endtime <= now;
     // A valid ticket: back off, with a last attempt before it expires (then it is ticketless).
     // None: back off too, but never longer than TICKETLESS_MAX_RETRY.

@@ -27,6 +27,8 @@ export interface KeeperDaemonOptions extends KeeperOptions {
   sweep?: boolean;
   /** A request must arrive completely within this long. */
   requestTimeoutMs?: number;
+  /** Each answered request: op, `ok` or the error code, seconds (metrics/keeper.ts). */
+  observe?: ((op: string, result: string, seconds: number) => void) | undefined;
 }
 
 export interface KeeperDaemon {
@@ -121,10 +123,13 @@ export function build(o: KeeperDaemonOptions): KeeperDaemon {
       socket.setTimeout(0);
       const line = buf.slice(0, nl);
       const t0 = Date.now();
+      const h0 = process.hrtime.bigint();
       void answer(line)
         .catch((e: unknown) => errorLine(isKrb5BridgeError(e) ? e : new Krb5BridgeError('E_INTERNAL', e instanceof Error ? e.message : String(e))))
         .then((reply) => {
           const what = line.split(' ')[0];
+          const known = ['materialise', 'destroy', 'ping', 'stats'].includes(what ?? '') ? (what as string) : '?';
+          o.observe?.(known, reply.startsWith('ok') ? 'ok' : (/ (E_[A-Z_]+):/.exec(reply)?.[1] ?? 'error'), Number(process.hrtime.bigint() - h0) / 1e9);
           if (what === 'materialise' || what === 'destroy') log(`${line} -> ${reply.trim()} (${Date.now() - t0} ms)`);
           if (!socket.destroyed) socket.end(reply);
         });

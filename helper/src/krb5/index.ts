@@ -8,3 +8,4 @@ export { renewKrbCred, configureRenewals, checkRenewable, iso, type RenewedTgt, 
 export { ApClient, ApServer, type ClientIdentity } from './ap';
 export { Keytab } from './keytab';
 export { dropHostCache } from './hostcreds';
+export { defaultRealm, kdcClockOffset, keytabAccepts } from './probe';

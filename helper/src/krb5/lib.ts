@@ -141,6 +141,8 @@ export const fn = {
   get_init_creds_keytab: lib.func('int krb5_get_init_creds_keytab(void *ctx, void *creds, void *client, void *kt, int32 start, const char *svc, void *opt)'),
   get_credentials: lib.func('int krb5_get_credentials(void *ctx, int32 options, void *cc, void *in, _Out_ void **out)'),
   get_renewed_creds: lib.func('int krb5_get_renewed_creds(void *ctx, void *creds, void *client, void *cc, const char *service)') as unknown as AsyncKrbFn,
+  get_default_realm: lib.func('int krb5_get_default_realm(void *ctx, _Out_ void **realm)'),
+  free_default_realm: lib.func('void krb5_free_default_realm(void *ctx, void *realm)'),
 };
 
 /** Error codes the helper tells apart (krb5.h / com_err tables). */

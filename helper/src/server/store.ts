@@ -48,6 +48,8 @@ export interface StoreOptions {
   jobCheck?: JobCheckOptions | undefined;
   /** Where audit lines go (audit/audit.ts: openAuditLog); undefined = nowhere. */
   audit?: Audit | undefined;
+  /** Each answered request (metrics/store.ts); undefined = not measured. */
+  observe?: ((op: string, result: string, seconds: number) => void) | undefined;
 }
 
 export interface Store {
@@ -99,7 +101,7 @@ export async function build(opts: StoreOptions): Promise<Store> {
     uidOf: (name) => accounts.uidOf(name),
   });
   const rotate = (): Promise<RotateResult> => rotateKey(records, codec.keys, keyFile, log);
-  const service = new Service({ records, auth, version: VERSION, now: () => Math.floor(Date.now() / 1000), rotate }, log, audit);
+  const service = new Service({ records, auth, version: VERSION, now: () => Math.floor(Date.now() / 1000), rotate, observe: opts.observe }, log, audit);
   const listener = createListener({
     listen: opts.listen,
     auth: { mungeSocket: opts.mungeSocket, krb5 },

@@ -12,6 +12,8 @@ export interface ServiceDeps {
   now: () => number;
   /** Key rotation (admin op `rotate`); undefined = not offered. */
   rotate?: (() => Promise<RotateResult>) | undefined;
+  /** Each answered request: op, `ok` or the error code, seconds (metrics/store.ts); undefined = not measured. */
+  observe?: ((op: string, result: string, seconds: number) => void) | undefined;
 }
 
 /** What a request did, for its log and audit lines. */

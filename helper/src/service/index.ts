@@ -35,16 +35,20 @@ export class Service {
   /** Answer one request; refusals become error responses, never exceptions. */
   async handle(caller: Caller, req: Request): Promise<Response> {
     const note: Note = {};
+    const t0 = process.hrtime.bigint();
+    const observe = (result: string): void => this.d.observe?.(req.op, result, Number(process.hrtime.bigint() - t0) / 1e9);
     try {
       this.d.auth.checkMechanism(caller, req.op);
       const fields = await HANDLERS[req.op](this.d, caller, req as never, note);
       this.log(logLine(req.op, caller, note, `ok${note.action && req.op === 'push' ? ` ${note.action}` : ''}`));
       if (req.op !== 'ping') this.auditEvent(req.op, caller, note, 'ok');
+      observe('ok');
       return okResponse(req.nonce, fields);
     } catch (e) {
       const err = isKrb5BridgeError(e) ? e : new Krb5BridgeError('E_INTERNAL', e instanceof Error ? e.message : String(e), { cause: e });
       this.log(logLine(req.op, caller, note, `${err.code} ${err.detail ?? ''}`.trim()));
       this.auditEvent(req.op, caller, note, REFUSALS.has(err.code) ? 'refused' : 'error', err.code);
+      observe(err.code);
       return errorResponse(req.nonce, err.code, err.detail ?? err.message);
     }
   }
