@@ -14,6 +14,7 @@ import { keeperCommand } from './keeper';
 import { aclCommand } from './acl';
 import { rotateKeyCommand } from './rotate-key';
 import { configCommand } from './config';
+import { gatewayCommand } from './gateway';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const commands: CommandModule<any, any>[] = [pushCommand, serveCommand, pingCommand, listCommand, showCommand, removeCommand, materialiseCommand, destroyCommand, keeperCommand, ticketCommand, aclCommand, rotateKeyCommand, errorsCommand, configCommand];
+export const commands: CommandModule<any, any>[] = [pushCommand, serveCommand, pingCommand, listCommand, showCommand, removeCommand, materialiseCommand, destroyCommand, keeperCommand, ticketCommand, aclCommand, rotateKeyCommand, errorsCommand, configCommand, gatewayCommand];

@@ -18,13 +18,13 @@ import { KRB5, KrbCreds, Ptr, cAlloc, cFree, cWipe, copyIn, errorMessage, fn, ko
 import { allocCreds, ticketInfo } from './creds';
 import { destroyCcache } from './ccache';
 import { mkKrbCred } from './krbcred';
-import { Keytab } from './keytab';
+import type { Keytab } from './keytab';
 import { KdcWorkerPolicy, KdcWorkers, WorkerContext, onWorker } from './kdcworker';
 import type { TicketInfo } from './types';
 
 export interface PasswordLoginOptions {
-  /** The gateway's keytab and the principal in it that krb5_verify_init_creds checks against. */
-  keytab: string;
+  /** The gateway's keytab (opened through the trusted-path check) and the principal in it that krb5_verify_init_creds checks against. */
+  keytab: Keytab;
   principal: string;
   /** The store's service principal: its ticket is put in each login's ccache. */
   storePrincipal: string;
@@ -113,17 +113,15 @@ function memoryCcache(c: Ptr, client: Ptr, creds: Ptr): { cc: Ptr; name: string 
 }
 
 export class KdcLogin {
-  private readonly keytab: Keytab;
   private readonly workers: KdcWorkers<Extra>;
 
   constructor(private readonly o: PasswordLoginOptions) {
-    // Checked once (trusted path, holds the principal's key), then read through its descriptor.
-    this.keytab = Keytab.open(o.keytab, o.principal, 'gateway');
-    const ktName = this.keytab.descriptorName();
+    // Checked once by the caller (trusted path, holds the principal's key), read through its descriptor.
+    const ktName = o.keytab.descriptorName();
     this.workers = new KdcWorkers<Extra>(o.policy, (c) => {
       const out: [Ptr | null] = [null];
       const code = fn.kt_resolve(c, ktName, out) as number;
-      if (code !== 0 || !out[0]) throw new Krb5BridgeError('E_CONFIG', `gateway keytab ${o.keytab}: ${errorMessage(code)}`);
+      if (code !== 0 || !out[0]) throw new Krb5BridgeError('E_CONFIG', `gateway keytab ${o.keytab.name}: ${errorMessage(code)}`);
       return { kt: out[0] };
     });
   }
@@ -225,7 +223,4 @@ export class KdcLogin {
     }
   }
 
-  close(): void {
-    this.keytab.close();
-  }
 }

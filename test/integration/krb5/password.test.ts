@@ -32,6 +32,7 @@ describeKdc('password login with a real KDC', () => {
   let k: typeof K;
   let cc: typeof C;
   let login: P.KdcLogin;
+  let keytab: K.Keytab;
   const PASSWORD = 'Corr3ct horse battery';
 
   beforeAll(async () => {
@@ -44,8 +45,9 @@ describeKdc('password login with a real KDC', () => {
     kdc.kadmin(`addprinc -randkey HTTP/localhost@${kdc.realm}`);
     kdc.kadmin(`ktadd -k ${kdc.dir}/kdc/gw.keytab HTTP/localhost@${kdc.realm}`);
     chmodSync(`${kdc.dir}/kdc/gw.keytab`, 0o600);
+    keytab = k.Keytab.open(`${kdc.dir}/kdc/gw.keytab`, `HTTP/localhost@${kdc.realm}`, 'gateway');
     login = new p.KdcLogin({
-      keytab: `${kdc.dir}/kdc/gw.keytab`,
+      keytab,
       principal: `HTTP/localhost@${kdc.realm}`,
       storePrincipal: `krb5bridge/localhost@${kdc.realm}`,
       renewLifetime: 3600 * 24,
@@ -53,7 +55,7 @@ describeKdc('password login with a real KDC', () => {
     });
   });
   afterAll(() => {
-    login?.close();
+    keytab?.close();
     kdc?.stop();
   });
 
@@ -93,8 +95,9 @@ describeKdc('password login with a real KDC', () => {
     chmodSync(stale, 0o600);
     kdc.kadmin(`cpw -randkey HTTP/localhost@${kdc.realm}`); // the KDC's key changes; the keytab keeps the old one
     kdc.kadmin(`ktadd -k ${kdc.dir}/kdc/gw2.keytab HTTP/localhost@${kdc.realm}`);
+    const staleKt = k.Keytab.open(stale, `HTTP/localhost@${kdc.realm}`, 'gateway');
     const l2 = new p.KdcLogin({
-      keytab: stale,
+      keytab: staleKt,
       principal: `HTTP/localhost@${kdc.realm}`,
       storePrincipal: `krb5bridge/localhost@${kdc.realm}`,
       policy: { concurrency: 1, perSecond: 50, timeoutMs: 5000, maxOutstanding: 8 },
@@ -102,7 +105,7 @@ describeKdc('password login with a real KDC', () => {
     try {
       expect(await codeOf(l2.password('pwuser', PASSWORD))).toMatch(/^E_AUTH: authentication failed: the KDC's answer for pwuser could not be verified with the gateway's key for HTTP\/localhost@/);
     } finally {
-      l2.close();
+      staleKt.close();
     }
   });
 
