@@ -37,6 +37,20 @@ export interface UpOptions {
   keeper?: boolean;
   only?: 'kdc' | 'kdc,munge';
   pluginArgs?: string[];
+  /** true = also slurmrestd (JWT) and the HTTPS gateway (`--gateway`); Cluster.gateway then says where. */
+  gateway?: boolean;
+}
+
+/** Where the cluster's HTTPS gateway is (up --gateway). */
+export interface GatewayInfo {
+  /** https://localhost:PORT */
+  url: string;
+  /** PEM of the CA that signed its certificate. */
+  ca: string;
+  /** slurmrestd, HOST:PORT. */
+  slurmrestd: string;
+  /** The gateway's config file. */
+  config: string;
 }
 
 export interface User {
@@ -108,6 +122,8 @@ export class Cluster {
    * test users can read even when the checkout sits in a directory they cannot enter.
    */
   readonly helper: string[];
+  /** The HTTPS gateway, when the cluster was brought up with it. */
+  readonly gateway: GatewayInfo | undefined;
   private readonly users = new Map<string, User>();
 
   constructor(readonly dir: string) {
@@ -127,6 +143,13 @@ export class Cluster {
     this.storeState = need('TC_STORE_STATE');
     this.markerDir = need('TC_MARKER_DIR');
     this.helper = [need('TC_NODE'), need('TC_HELPER')];
+    const url = this.env.KRB5BRIDGE_GATEWAY_URL;
+    this.gateway = url ? { url, ca: need('KRB5BRIDGE_GATEWAY_CA'), slurmrestd: need('TC_SLURMRESTD'), config: need('TC_GATEWAY_CONF') } : undefined;
+  }
+
+  /** Give NAME@REALM a Kerberos password (the gateway's password login). */
+  passwd(name: string, password: string): void {
+    tc(['passwd', name, password, '--dir', this.dir]);
   }
 
   /** Create (idempotently) unix user + principal NAME@REALM + keytab. */
@@ -234,6 +257,7 @@ export function up(opts: UpOptions = {}): Cluster {
   if (opts.keeper === false) args.push('--no-keeper');
   if (opts.only !== undefined) args.push('--only', opts.only);
   for (const kv of opts.pluginArgs ?? []) args.push('--plugin-arg', kv);
+  if (opts.gateway) args.push('--gateway');
   const dir = tc(args).stdout.trim();
   if (!dir.startsWith('/')) throw new Error(`scripts/testcluster up printed "${dir}", expected a directory`);
   return new Cluster(dir);

@@ -15,6 +15,9 @@ import { aclCommand } from './acl';
 import { rotateKeyCommand } from './rotate-key';
 import { configCommand } from './config';
 import { gatewayCommand } from './gateway';
+import { submitCommand } from './submit';
+import { jobsCommand } from './jobs';
+import { cancelCommand } from './cancel';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const commands: CommandModule<any, any>[] = [pushCommand, serveCommand, pingCommand, listCommand, showCommand, removeCommand, materialiseCommand, destroyCommand, keeperCommand, ticketCommand, aclCommand, rotateKeyCommand, errorsCommand, configCommand, gatewayCommand];
+export const commands: CommandModule<any, any>[] = [pushCommand, serveCommand, pingCommand, listCommand, showCommand, removeCommand, materialiseCommand, destroyCommand, keeperCommand, ticketCommand, aclCommand, rotateKeyCommand, errorsCommand, configCommand, gatewayCommand, submitCommand, jobsCommand, cancelCommand];

@@ -8,6 +8,8 @@ export interface AjvError {
   keyword?: string;
   params?: Record<string, unknown>;
   message?: string;
+  /** Set when the error is about an object's key (propertyNames), not its value. */
+  propertyName?: string;
 }
 
 type Validation = Error & { validation?: AjvError[]; validationContext?: string };
@@ -24,6 +26,7 @@ export function validationMessage(e: Validation): string {
   if (!first) return e.message;
   const p = first.params ?? {};
   const name = fieldName(first.instancePath);
+  if (typeof first.propertyName === 'string') return `${where} "${name}" has a name that is not a variable name (letters, digits, _): "${first.propertyName.slice(0, 64)}"`;
   switch (first.keyword) {
     case 'additionalProperties':
       return `unknown ${where} "${fieldName(first.instancePath, p.additionalProperty)}"`;
@@ -37,8 +40,6 @@ export function validationMessage(e: Validation): string {
       return `${where} "${name}" is shorter than ${String(p.limit)} characters`;
     case 'pattern':
       return name === 'script' ? 'field "script" must start with "#!" (an interpreter line such as #!/bin/sh)' : `${where} "${name}" has a value of the wrong form (${String(p.pattern)})`;
-    case 'propertyNames':
-      return `${where} "${name}" has a name that is not a variable name (letters, digits, _)`;
     case 'enum':
       return `${where} "${name}" must be one of ${(p.allowedValues as unknown[] | undefined)?.join(', ') ?? 'the documented values'}`;
     default:

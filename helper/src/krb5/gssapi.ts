@@ -12,9 +12,16 @@ export const GssBuffer = koffi.struct({ length: 'size_t', value: 'void *' });
 export const GssKeyValue = koffi.struct({ key: 'void *', value: 'void *' });
 export const GssKeyValueSet = koffi.struct({ count: 'uint32', elements: 'void *' });
 
+/** gss_OID_desc: {OM_uint32 length; void *elements}. */
+export const GssOid = koffi.struct({ length: 'uint32', elements: 'void *' });
+
 export const GSS = {
   C_ACCEPT: 2,
   C_DELEG_FLAG: 1,
+  C_MUTUAL_FLAG: 2,
+  /** DER contents of GSS_C_NT_HOSTBASED_SERVICE (1.2.840.113554.1.2.1.4) and SPNEGO (1.3.6.1.5.5.2). */
+  OID_HOSTBASED_SERVICE: Buffer.from([0x2a, 0x86, 0x48, 0x86, 0xf7, 0x12, 0x01, 0x02, 0x01, 0x04]),
+  OID_SPNEGO: Buffer.from([0x2b, 0x06, 0x01, 0x05, 0x05, 0x02]),
   C_GSS_CODE: 1,
   C_MECH_CODE: 2,
   S_CONTINUE_NEEDED: 1,
@@ -38,6 +45,11 @@ function bind() {
     release_cred: lib.func('uint32 gss_release_cred(_Out_ uint32 *minor, _Inout_ void **cred)'),
     delete_sec_context: lib.func('uint32 gss_delete_sec_context(_Out_ uint32 *minor, _Inout_ void **ctx, void *output_token)'),
     krb5_copy_ccache: lib.func('uint32 gss_krb5_copy_ccache(_Out_ uint32 *minor, void *cred, void *ccache)'),
+    // the client side (krb5bridge submit --negotiate)
+    import_name: lib.func('uint32 gss_import_name(_Out_ uint32 *minor, void *buffer, void *name_type, _Out_ void **name)'),
+    init_sec_context: lib.func(
+      'uint32 gss_init_sec_context(_Out_ uint32 *minor, void *cred, _Inout_ void **ctx, void *target, void *mech, uint32 req_flags, uint32 time_req, void *chan, void *input, void *actual_mech, void *output, _Out_ uint32 *ret_flags, void *time_rec)',
+    ),
   };
 }
 

@@ -12,7 +12,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { Krb5BridgeError } from '../errors';
-import { GSS, GssBuffer, GssKeyValue, GssKeyValueSet, gss } from './gssapi';
+import { GSS, GssBuffer, GssKeyValue, GssKeyValueSet, GssOid, gss } from './gssapi';
 import { Ptr, cAlloc, cFree, copyIn, copyOut, ctx, errorMessage, fn, koffi } from './lib';
 import type { Keytab } from './keytab';
 import { parsePrincipal } from './names';
@@ -171,5 +171,48 @@ export class SpnegoAcceptor {
   close(): void {
     if (this.cred) gss().release_cred([0], [this.cred]);
     this.cred = undefined;
+  }
+}
+
+/** A gss_OID_desc in C memory for DER contents `der`; free both pointers. */
+function oid(der: Buffer): { p: Ptr; bytes: Ptr } {
+  const bytes = cAlloc(der.length);
+  copyIn(bytes, der);
+  const p = cAlloc(koffi.sizeof(GssOid));
+  koffi.encode(p, GssOid, { length: der.length, elements: bytes });
+  return { p, bytes };
+}
+
+/**
+ * The client's side (krb5bridge submit --negotiate): one SPNEGO token for HTTP@`host`, from the
+ * default ccache, asking for delegation (the gateway needs the TGT) and mutual authentication.
+ */
+export function initiateSpnego(host: string): Buffer {
+  const g = gss();
+  const nameText = Buffer.from(`HTTP@${host}`, 'utf8');
+  const nameBuf = cAlloc(koffi.sizeof(GssBuffer));
+  const nameBytes = cAlloc(nameText.length);
+  const nt = oid(GSS.OID_HOSTBASED_SERVICE);
+  const mech = oid(GSS.OID_SPNEGO);
+  const output = cAlloc(koffi.sizeof(GssBuffer));
+  const target: [Ptr | null] = [null];
+  const context: [Ptr | null] = [null];
+  try {
+    copyIn(nameBytes, nameText);
+    koffi.encode(nameBuf, GssBuffer, { length: nameText.length, value: nameBytes });
+    const minor = [0];
+    let major = g.import_name(minor, nameBuf, nt.p, target) as number;
+    if (major & GSS.ERROR_MASK) throw new Krb5BridgeError('E_AUTH', `gss_import_name HTTP@${host}: ${statusText(major, minor[0]!)}`);
+    major = g.init_sec_context(minor, null, context, target[0], mech.p, GSS.C_DELEG_FLAG | GSS.C_MUTUAL_FLAG, 0, null, null, null, output, [0], null) as number;
+    if (major & GSS.ERROR_MASK) throw new Krb5BridgeError('E_NO_TICKET', `cannot make a Kerberos token for HTTP@${host}: ${statusText(major, minor[0]!)}; run kinit -f`);
+    const out = koffi.decode(output, GssBuffer) as { length: number; value: Ptr | null };
+    if (!out.value || out.length === 0) throw new Krb5BridgeError('E_AUTH', 'gss_init_sec_context made an empty token');
+    return copyOut(out.value, Number(out.length));
+  } finally {
+    const m = [0];
+    if (context[0]) g.delete_sec_context(m, context, null);
+    if (target[0]) g.release_name(m, target);
+    g.release_buffer(m, output);
+    for (const p of [output, mech.p, mech.bytes, nt.p, nt.bytes, nameBytes, nameBuf]) cFree(p);
   }
 }
