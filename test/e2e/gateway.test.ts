@@ -8,7 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Cluster, User, clusterForFile, waitFor } from '../lib/cluster';
-import { curl, login, pythonExample } from '../lib/gateway';
+import { curl, login, pythonExample, secretsFound, ticketBytesIn } from '../lib/gateway';
 import { REPORT_SCRIPT, parseReport } from './jobreport';
 
 const cluster = clusterForFile({ gateway: true });
@@ -29,7 +29,9 @@ beforeAll(() => {
 });
 
 /** The job script: the credential report, then its environment (for the secrets check). */
-const jobScript = (u: User): string => `#!/bin/sh\n${REPORT_SCRIPT}\nenv > ${u.home}/gw-env-$SLURM_JOB_ID.txt\n`;
+const jobScript = (u: User): string => `#!/bin/sh\n${REPORT_SCRIPT}\nenv > ${u.home}/gw-env-$SLURM_JOB_ID.txt\ncp "\${KRB5CCNAME#FILE:}" ${u.home}/gw-cc-$SLURM_JOB_ID\n`;
+/** The job of the first test (its environment dump and a copy of its ccache are in alice's home). */
+let firstJob = 0;
 
 async function finished(token: string, job: number): Promise<Record<string, unknown>> {
   let last: Record<string, unknown> = {};
@@ -51,6 +53,7 @@ test('password login with Python requests, then submit: the job has the user\'s 
   const steps = run.stdout.trim().split('\n').map((l: string) => JSON.parse(l) as Record<string, unknown>);
   expect(steps[0]).toEqual({ step: 'login', principal: `${alice.name}@${c.realm}`, expires: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.000Z$/) });
   const job = steps[1]!.job_id as number;
+  firstJob = job;
   expect(steps[1]).toEqual({ step: 'submit', job_id: expect.any(Number) });
   expect(steps[2]).toEqual({
     step: 'done',
@@ -166,7 +169,7 @@ test('malformed JSON, unknown fields, wrong types and an oversized script: 400/4
   expect(curl(c, 'POST', '/api/v1/jobs', { token, body: { script: `#!/bin/sh\n${'#'.repeat(max)}` } })).toMatchObject({ status: 400, body: bad(`field "script" is longer than ${max} characters`) });
   expect(curl(c, 'POST', '/api/v1/jobs', { token, body: { script: `#!/bin/sh\n${'#'.repeat(3 * max)}` } })).toMatchObject({
     status: 413,
-    body: { code: 'E_TOO_LARGE', message: `message too large: the request body is too large: field "script" may hold at most ${max} bytes`, remedy: 'see the gateway log, or tell the site administrators' },
+    body: { code: 'E_TOO_LARGE', message: `message too large: the request body is too large: field "script" may hold at most ${max} bytes`, remedy: 'send a smaller request (the message says the limit)' },
   });
   expect(curl(c, 'POST', '/api/v1/login', { body: { username: alice.name } })).toMatchObject({ status: 400, body: bad('missing field "password"') });
   expect(c.root(['squeue', '-h', '-u', alice.name, '-o', '%i']).stdout.trim()).toBe('');
@@ -180,4 +183,21 @@ test('the OpenAPI description is served and lists every route', () => {
     ['/api/v1/cluster', '/api/v1/credential', '/api/v1/jobs', '/api/v1/jobs/{id}', '/api/v1/login', '/api/v1/logout', '/api/v1/openapi.json', '/healthz'].sort(),
   );
   expect(curl(c, 'GET', '/healthz')).toMatchObject({ status: 200, body: { status: 'ok' } });
+});
+
+test('after all of the above: no password in any log, audit line, state file, slurmctld state or job environment; no ticket bytes in the job environment', () => {
+  expect(firstJob).toBeGreaterThan(0);
+  const envFile = join(alice.home, `gw-env-${firstJob}.txt`);
+  const env = readFileSync(envFile);
+  expect(env.toString()).toMatch(new RegExp(`^KRB5CCNAME=FILE:/tmp/krb5cc_${alice.uid}_${firstJob}_`, 'm'));
+  // The audit log has the logins, submissions and cancellations it should (it is not empty).
+  const audit = readFileSync(join(c.dir, 'log', 'gateway-audit.log'), 'utf8');
+  expect(audit).toContain(`"op":"login","result":"ok","uid":${alice.uid}`);
+  expect(audit).toContain(`"op":"submit","result":"ok","uid":${alice.uid}`);
+  expect(secretsFound(c, [PW.alice, PW.bob, 'carol-short-1', 'ghost-Pw-1'], [envFile])).toEqual([]);
+  expect(ticketBytesIn(env, readFileSync(join(alice.home, `gw-cc-${firstJob}`)))).toBeUndefined();
+  // The check can fail: the ccache copy does hold its own bytes.
+  const cc = readFileSync(join(alice.home, `gw-cc-${firstJob}`));
+  expect(ticketBytesIn(cc, cc)).toBe('raw bytes at 64');
+  expect(secretsFound(c, [alice.name])).not.toEqual([]);
 });

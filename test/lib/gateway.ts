@@ -4,7 +4,7 @@
  * CA. What they answer is parsed for exact assertions: status, JSON body, headers.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { Dirent, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Cluster, GatewayInfo } from './cluster';
 
@@ -80,4 +80,59 @@ export function pythonExample(c: Cluster, user: string, password: string, script
     timeout: 120_000,
   });
   return { code: r.status ?? 128, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
+}
+
+/** Every regular file under `dir` (recursively), skipping what cannot be read. */
+function filesUnder(dir: string): string[] {
+  const out: string[] = [];
+  let entries: Dirent[];
+  try {
+    entries = readdirSync(dir, { withFileTypes: true });
+  } catch {
+    return out;
+  }
+  for (const e of entries) {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) out.push(...filesUnder(p));
+    else if (e.isFile()) out.push(p);
+  }
+  return out;
+}
+
+/**
+ * The files that must never hold a password: every log of the cluster (the gateway's, its audit
+ * log, the store's, the KDC's, slurmctld's and slurmd's), the store's state, slurmctld's state
+ * directory (it keeps each job's environment and script), and the extra files named (a job's
+ * environment dump). Returns "file: secret" for each hit.
+ */
+export function secretsFound(c: Cluster, secrets: string[], extra: string[] = []): string[] {
+  const files = [...filesUnder(join(c.dir, 'log')), ...filesUnder(c.storeState), ...filesUnder(join(c.dir, 'slurm', 'state')), ...extra];
+  const hits: string[] = [];
+  for (const f of files) {
+    const bytes = readFileSync(f);
+    for (const s of secrets) {
+      for (const form of [s, Buffer.from(s).toString('base64'), encodeURIComponent(s), JSON.stringify(s).slice(1, -1)]) {
+        if (bytes.includes(Buffer.from(form))) hits.push(`${f}: ${form}`);
+      }
+    }
+  }
+  return hits;
+}
+
+/**
+ * Does `text` hold any piece of `ticket` (a ccache's bytes): 16-byte windows of it raw, as hex,
+ * or in base64 at every alignment? Returns the first hit.
+ */
+export function ticketBytesIn(text: Buffer, ticket: Buffer): string | undefined {
+  const hay = text.toString('latin1');
+  for (let i = 64; i + 16 <= ticket.length; i += 8) {
+    const w = ticket.subarray(i, i + 16);
+    if (text.includes(w)) return `raw bytes at ${i}`;
+    if (hay.includes(w.toString('hex'))) return `hex of bytes at ${i}`;
+    for (let a = 0; a < 3; a++) {
+      const b64 = ticket.subarray(i + a, i + a + 15).toString('base64');
+      if (hay.includes(b64)) return `base64 of bytes at ${i + a}`;
+    }
+  }
+  return undefined;
 }

@@ -42,11 +42,25 @@ export interface ErrorReply {
   remedy: string;
 }
 
+/** What a laptop user can do, where the registry's remedy speaks to a login node or an operator. */
+const REMEDY: Partial<Record<ErrorCode, string>> = {
+  E_KDC_UNREACHABLE: 'try again in a minute; if it goes on, tell the site administrators',
+  E_STORE_UNREACHABLE: 'try again in a minute; if it goes on, tell the site administrators (the credential store must run)',
+  E_STORE_TIMEOUT: 'try again in a minute; if it goes on, tell the site administrators',
+  E_STORE_CLOSED: 'try again in a minute',
+  E_TOO_LARGE: 'send a smaller request (the message says the limit)',
+  E_AUTH: 'log in with your user name and password, or with a valid Kerberos ticket',
+  E_NOT_FOUND: 'log in again: the store holds no ticket for you any more',
+  E_TICKET_EXPIRED: 'log in again',
+  E_NOT_RENEWABLE: 'log in again',
+};
+
 /** The registry message split into what happened and what to do. */
 export function splitMessage(code: ErrorCode): { what: string; remedy: string } {
   const m: string = ERRORS[code].message;
   const i = m.indexOf('; ');
-  return i < 0 ? { what: m, remedy: 'see the gateway log, or tell the site administrators' } : { what: m.slice(0, i), remedy: m.slice(i + 2) };
+  const what = i < 0 ? m : m.slice(0, i);
+  return { what, remedy: REMEDY[code] ?? (i < 0 ? 'see the gateway log, or tell the site administrators' : m.slice(i + 2)) };
 }
 
 /** The JSON answer for an error (a Krb5BridgeError keeps its detail; anything else is E_INTERNAL). */
