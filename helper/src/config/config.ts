@@ -139,7 +139,7 @@ export function defaultConfig(): Config {
   };
 }
 
-type Kind = 'address' | 'path' | 'seconds' | 'uid' | 'name' | 'auth' | 'principal' | 'yesno' | 'count' | 'bytes' | 'lifetime';
+type Kind = 'address' | 'path' | 'seconds' | 'uid' | 'name' | 'auth' | 'principal' | 'yesno' | 'count' | 'bytes' | 'lifetime' | 'rate';
 const KEYS: Record<keyof Config, Kind> = {
   store: 'address',
   listen: 'address',
@@ -175,8 +175,8 @@ const KEYS: Record<keyof Config, Kind> = {
   gateway_audit_log: 'path',
   gateway_lockout_failures: 'count',
   gateway_lockout_window: 'seconds',
-  gateway_login_rate: 'count',
-  gateway_request_rate: 'count',
+  gateway_login_rate: 'rate',
+  gateway_request_rate: 'rate',
   gateway_max_script: 'bytes',
   gateway_renew_lifetime: 'lifetime',
   slurmrestd: 'address',
@@ -222,6 +222,11 @@ export function parseValue(key: keyof Config, raw: string, where: string): strin
     case 'count':
       if (!/^\d{1,5}$/.test(value) || Number(value) < 1 || Number(value) > 10000) {
         throw new Krb5BridgeError('E_CONFIG', `${where}: ${key} must be a whole number from 1 to 10000, got "${value}"`);
+      }
+      return Number(value);
+    case 'rate':
+      if (!/^\d{1,7}$/.test(value) || Number(value) < 1 || Number(value) > 1000000) {
+        throw new Krb5BridgeError('E_CONFIG', `${where}: ${key} must be a number of requests per minute from 1 to 1000000, got "${value}"`);
       }
       return Number(value);
     case 'bytes':
