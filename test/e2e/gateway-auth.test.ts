@@ -119,6 +119,31 @@ test('lockout after 3 failures; a correct password during it is refused without 
   expect(audit).toContain(`"op":"login","result":"refused","code":"E_LOGIN_FAILED","principal":"${carl.name}","host":"127.0.0.1","mech":"password"`);
 });
 
+test('the laptop verbs: krb5bridge submit (password on stdin), jobs and cancel reuse the kept token; --negotiate logs in with a ticket', async () => {
+  const g = c.gateway!;
+  const common = ['--gateway', g.url, '--ca', g.ca];
+  c.as(carl.name, ['sh', '-c', `printf '#!/bin/sh\\nsleep 300\\n' > ${carl.home}/sleep.sh`]);
+  const sub = c.as(carl.name, [...c.helper, 'submit', ...common, `${carl.home}/sleep.sh`, '--output', '/dev/null', '--name', 'cli-sleep', '--time', '10'], { input: `${CARL_PW}\n` });
+  expect(sub.stderr).toBe('');
+  expect(sub.stdout).toMatch(/^submitted job \d+\n$/);
+  const job = /(\d+)/.exec(sub.stdout)![1]!;
+  // No password this time: the session token was kept (0600, in carl's home).
+  const list = c.as(carl.name, [...c.helper, 'jobs', ...common, '--json'], { input: '' });
+  expect(list.code).toBe(0);
+  expect((JSON.parse(list.stdout) as { jobs: { job_id: number; name: string }[] }).jobs).toContainEqual(expect.objectContaining({ job_id: Number(job), name: 'cli-sleep' }));
+  expect(c.as(carl.name, ['stat', '-c', '%a %U', `${carl.home}/.cache/krb5bridge/gateway-token`]).stdout).toBe(`600 ${carl.name}\n`);
+  const cancel = c.as(carl.name, [...c.helper, 'cancel', ...common, job], { input: '' });
+  expect(cancel.stdout).toBe(`cancelled job ${job}\n`);
+  const again = c.as(carl.name, [...c.helper, 'cancel', ...common, '99999'], { input: '' });
+  expect(again.code).toBe(58);
+  expect(again.stderr).toBe('krb5bridge: E_NO_SUCH_JOB: you have no job with this id; GET /api/v1/jobs lists yours: the gateway answered HTTP 404: you have no job with this id: job 99999: Slurm knows no such job\n');
+  // SPNEGO from the command line: alice's own (forwardable) ticket, no password.
+  c.kinit(alice.name, ['-f']);
+  const neg = c.as(alice.name, [...c.helper, 'jobs', ...common, '--negotiate', '--json'], { input: '' });
+  expect(neg.stderr).toBe('');
+  expect(JSON.parse(neg.stdout)).toEqual({ jobs: expect.any(Array) });
+});
+
 test('after the logins above: no password in any log, audit line or state file', () => {
   expect(secretsFound(c, [CARL_PW, 'wrong-0', 'wrong-1', 'wrong-2', 'not-it'])).toEqual([]);
 });
