@@ -54,6 +54,15 @@ function statusText(major: number, minor: number): string {
   return words.join('; ');
 }
 
+/** A gss_buffer_desc in C memory holding a copy of `buf`; free both pointers. */
+function inBuffer(buf: Buffer): { p: Ptr; bytes: Ptr } {
+  const bytes = cAlloc(Math.max(1, buf.length));
+  copyIn(bytes, buf);
+  const p = cAlloc(koffi.sizeof(GssBuffer));
+  koffi.encode(p, GssBuffer, { length: buf.length, value: bytes });
+  return { p, bytes };
+}
+
 function cString(s: string): Ptr {
   const b = Buffer.from(`${s}\0`, 'utf8');
   const p = cAlloc(b.length);
@@ -93,18 +102,15 @@ export class SpnegoAcceptor {
     if (!this.cred) throw new Krb5BridgeError('E_INTERNAL', 'SPNEGO acceptor is closed');
     if (token.length === 0 || token.length > MAX_SPNEGO_TOKEN) throw new Krb5BridgeError('E_AUTH', `SPNEGO token of ${token.length} bytes`);
     const g = gss();
-    const input = cAlloc(koffi.sizeof(GssBuffer));
-    const bytes = cAlloc(token.length);
+    const input = inBuffer(token);
     const output = cAlloc(koffi.sizeof(GssBuffer));
     const context: [Ptr | null] = [null];
     const srcName: [Ptr | null] = [null];
     const delegated: [Ptr | null] = [null];
     try {
-      copyIn(bytes, token);
-      koffi.encode(input, GssBuffer, { length: token.length, value: bytes });
       const minor = [0];
       const flags = [0];
-      const major = g.accept_sec_context(minor, context, this.cred, input, null, srcName, null, output, flags, null, delegated) as number;
+      const major = g.accept_sec_context(minor, context, this.cred, input.p, null, srcName, null, output, flags, null, delegated) as number;
       if (major & GSS.ERROR_MASK) throw new Krb5BridgeError('E_AUTH', `the Negotiate token was refused: ${statusText(major, minor[0]!)}`);
       if (major & GSS.S_CONTINUE_NEEDED) {
         throw new Krb5BridgeError('E_AUTH', 'SPNEGO asked for another round trip, which this gateway does not keep state for; use Kerberos (curl --negotiate) directly');
@@ -124,8 +130,8 @@ export class SpnegoAcceptor {
       if (context[0]) g.delete_sec_context(m, context, null);
       g.release_buffer(m, output);
       cFree(output);
-      cFree(bytes);
-      cFree(input);
+      cFree(input.bytes);
+      cFree(input.p);
     }
   }
 
@@ -189,19 +195,15 @@ function oid(der: Buffer): { p: Ptr; bytes: Ptr } {
  */
 export function initiateSpnego(host: string): Buffer {
   const g = gss();
-  const nameText = Buffer.from(`HTTP@${host}`, 'utf8');
-  const nameBuf = cAlloc(koffi.sizeof(GssBuffer));
-  const nameBytes = cAlloc(nameText.length);
+  const name = inBuffer(Buffer.from(`HTTP@${host}`, 'utf8'));
   const nt = oid(GSS.OID_HOSTBASED_SERVICE);
   const mech = oid(GSS.OID_SPNEGO);
   const output = cAlloc(koffi.sizeof(GssBuffer));
   const target: [Ptr | null] = [null];
   const context: [Ptr | null] = [null];
   try {
-    copyIn(nameBytes, nameText);
-    koffi.encode(nameBuf, GssBuffer, { length: nameText.length, value: nameBytes });
     const minor = [0];
-    let major = g.import_name(minor, nameBuf, nt.p, target) as number;
+    let major = g.import_name(minor, name.p, nt.p, target) as number;
     if (major & GSS.ERROR_MASK) throw new Krb5BridgeError('E_AUTH', `gss_import_name HTTP@${host}: ${statusText(major, minor[0]!)}`);
     major = g.init_sec_context(minor, null, context, target[0], mech.p, GSS.C_DELEG_FLAG | GSS.C_MUTUAL_FLAG, 0, null, null, null, output, [0], null) as number;
     if (major & GSS.ERROR_MASK) throw new Krb5BridgeError('E_NO_TICKET', `cannot make a Kerberos token for HTTP@${host}: ${statusText(major, minor[0]!)}; run kinit -f`);
@@ -213,6 +215,6 @@ export function initiateSpnego(host: string): Buffer {
     if (context[0]) g.delete_sec_context(m, context, null);
     if (target[0]) g.release_name(m, target);
     g.release_buffer(m, output);
-    for (const p of [output, mech.p, mech.bytes, nt.p, nt.bytes, nameBytes, nameBuf]) cFree(p);
+    for (const p of [output, mech.p, mech.bytes, nt.p, nt.bytes, name.bytes, name.p]) cFree(p);
   }
 }
