@@ -172,6 +172,11 @@ test('malformed JSON, unknown fields, wrong types and an oversized script: 400/4
     body: { code: 'E_TOO_LARGE', message: `message too large: the request body is too large: field "script" may hold at most ${max} bytes`, remedy: 'send a smaller request (the message says the limit)' },
   });
   expect(curl(c, 'POST', '/api/v1/login', { body: { username: alice.name } })).toMatchObject({ status: 400, body: bad('missing field "password"') });
+  // Slurm's own refusal, in its words (slurmrestd says only "500"): the user's to fix.
+  expect(curl(c, 'POST', '/api/v1/jobs', { token, body: { script: '#!/bin/sh\ntrue\n', partition: 'nosuch' } })).toMatchObject({
+    status: 400,
+    body: { code: 'E_SLURM_REFUSED', message: 'Slurm refused the request: submitting the job: Invalid partition name specified', remedy: 'fix what the message names' },
+  });
   expect(c.root(['squeue', '-h', '-u', alice.name, '-o', '%i']).stdout.trim()).toBe('');
 });
 
