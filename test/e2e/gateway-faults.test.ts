@@ -44,6 +44,25 @@ test('the store stopped: login answers 503 E_STORE_UNREACHABLE at once; after a 
   expect(login(c, alice.name, PW)).toMatch(/^[A-Za-z0-9_-]{43}$/);
 });
 
+test('the store no longer holds the user\'s ticket (an admin removed it): submit answers 409 and nothing is submitted', async () => {
+  const token = login(c, alice.name, PW);
+  const removed = c.root([...c.helper, 'remove', '--uid', String(alice.uid), '--config', c.bridgeConfig]);
+  expect(removed.code).toBe(0);
+  // A positive answer of the store is trusted for 10 s (routes.ts, STORE_CHECK_MS); past that it is asked again.
+  await new Promise((r) => setTimeout(r, 10_500));
+  const a = curl(c, 'POST', '/api/v1/jobs', { token, body: { script: '#!/bin/sh\ntrue\n' } });
+  expect(a.status).toBe(409);
+  expect(a.body).toEqual({
+    code: 'E_NOT_FOUND',
+    message: expect.stringMatching(/^the store holds no credential for this user: store 127\.0\.0\.1:\d+: /),
+    remedy: 'log in again: the store holds no ticket for you any more',
+  });
+  expect(c.root(['squeue', '-h', '-o', '%i']).stdout.trim()).toBe('');
+  // Logging in again stores it again.
+  const again = login(c, alice.name, PW);
+  expect(curl(c, 'POST', '/api/v1/jobs', { token: again, body: { script: '#!/bin/sh\ntrue\n', stdout: '/dev/null' } }).status).toBe(201);
+}, 60_000);
+
 test('the KDC hung: login answers 503 E_KDC_UNREACHABLE within kdc_timeout; then it works again', () => {
   const kdc = pid('kdc');
   process.kill(kdc, 'SIGSTOP');
