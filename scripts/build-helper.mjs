@@ -1,19 +1,26 @@
-// Bundle the helper into one ES module so that it starts as fast as Node allows: one file to read
-// and compile, no module resolution at run time except koffi (native, external). The entry point
-// is a small CommonJS file beside it (build/krb5bridge.cjs), see below.
+// Bundle the helper into ES modules so that it starts as fast as Node allows: one entry file to
+// read and compile, no module resolution at run time except koffi (native, external) and the
+// chunks esbuild splits off. Code that only `krb5bridge gateway` loads (fastify and the gateway,
+// imported dynamically) goes into build/chunks/ and is never read by the other verbs, whose
+// start-up time the plugin pays on every job step that runs the helper. The entry point is a
+// small CommonJS file beside them (build/krb5bridge.cjs), see below.
 import { build } from 'esbuild';
-import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 
 mkdirSync('build', { recursive: true });
+rmSync('build/chunks', { recursive: true, force: true });
 await build({
-  entryPoints: ['helper/src/main.ts'],
-  outfile: 'build/krb5bridge.mjs',
+  entryPoints: { krb5bridge: 'helper/src/main.ts' },
+  outdir: 'build',
+  outExtension: { '.js': '.mjs' },
+  splitting: true,
+  chunkNames: 'chunks/[name]-[hash]',
   bundle: true,
   platform: 'node',
   target: 'node20',
   format: 'esm',
   external: ['koffi'],
-  // koffi is CommonJS: give the bundle a require() so esbuild's interop can load it.
+  // koffi is CommonJS: give each module a require() so esbuild's interop can load it.
   banner: { js: "import { createRequire as __krb5bridgeCreateRequire } from 'node:module';\nconst require = __krb5bridgeCreateRequire(import.meta.url);" },
   legalComments: 'none',
   logLevel: 'warning',

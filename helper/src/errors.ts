@@ -37,6 +37,17 @@ export const ERRORS = {
   E_IO: { status: 41, message: 'file operation failed' },
   E_STATE: { status: 42, message: 'state directory is unusable' },
   E_STORAGE: { status: 43, message: 'the credential store cannot write to its storage (disk full, read-only, I/O error); nothing it held was changed: try again later, and tell the administrators if it lasts' },
+  // the HTTPS gateway (helper/src/gateway/; docs/gateway.md gives each one's HTTP status)
+  E_LOGIN_FAILED: { status: 50, message: 'login failed: unknown user name or wrong password; check both and try again' },
+  E_LOCKED_OUT: { status: 51, message: 'too many failed logins for this user or from this address; wait for the seconds in Retry-After, then try again' },
+  E_NO_ACCOUNT: { status: 52, message: 'this principal has no local account on the cluster, so it cannot run jobs; ask the site administrators for an account' },
+  E_SESSION: { status: 53, message: 'the session token is missing, malformed, expired or logged out; log in again (POST /api/v1/login)' },
+  E_NO_DELEGATION: { status: 54, message: 'your Kerberos ticket was not delegated to the gateway; use curl --negotiate --delegation always (or requests-gssapi with delegate=True) and a forwardable ticket (kinit -f)' },
+  E_SLURMRESTD: { status: 55, message: 'slurmrestd cannot be reached or gave no usable answer; try again later or tell the site administrators' },
+  E_SLURM_REFUSED: { status: 56, message: 'Slurm refused the request; fix what the message names' },
+  E_BAD_REQUEST: { status: 57, message: 'the request is malformed; fix the field named and send it again' },
+  E_NO_SUCH_JOB: { status: 58, message: 'you have no job with this id; GET /api/v1/jobs lists yours' },
+  E_RATE_LIMITED: { status: 59, message: 'too many requests; wait for the seconds in Retry-After, then try again' },
   E_INTERNAL: { status: 70, message: 'internal error; please report it with the --verbose output' },
 } as const satisfies Record<string, ErrorSpec>;
 

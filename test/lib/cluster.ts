@@ -45,10 +45,24 @@ export interface UpOptions {
   metrics?: boolean;
   /** Run the plugin and helper a Debian package installed under this root (`--installed ROOT`), not copies of the checkout's. */
   installed?: string;
+  /** true = also slurmrestd (JWT) and the HTTPS gateway (`--gateway`); Cluster.gateway then says where. */
+  gateway?: boolean;
+}
+
+/** Where the cluster's HTTPS gateway is (up --gateway). */
+export interface GatewayInfo {
+  /** https://localhost:PORT */
+  url: string;
+  /** PEM of the CA that signed its certificate. */
+  ca: string;
+  /** slurmrestd, HOST:PORT. */
+  slurmrestd: string;
+  /** The gateway's config file. */
+  config: string;
 }
 
 /** The daemons a test may stop, start, pause and resume (scripts/testcluster stop NAME ...). */
-export type Daemon = 'kdc' | 'kdc2' | 'munged' | 'slurmctld' | 'slurmd' | 'store' | 'keeper';
+export type Daemon = 'kdc' | 'kdc2' | 'munged' | 'slurmctld' | 'slurmd' | 'store' | 'keeper' | 'slurmrestd' | 'gateway';
 
 export interface User {
   name: string;
@@ -119,6 +133,8 @@ export class Cluster {
    * test users can read even when the checkout sits in a directory they cannot enter.
    */
   readonly helper: string[];
+  /** The HTTPS gateway, when the cluster was brought up with it. */
+  readonly gateway: GatewayInfo | undefined;
   private readonly users = new Map<string, User>();
 
   constructor(readonly dir: string) {
@@ -138,6 +154,13 @@ export class Cluster {
     this.storeState = need('TC_STORE_STATE');
     this.markerDir = need('TC_MARKER_DIR');
     this.helper = [need('TC_NODE'), need('TC_HELPER')];
+    const url = this.env.KRB5BRIDGE_GATEWAY_URL;
+    this.gateway = url ? { url, ca: need('KRB5BRIDGE_GATEWAY_CA'), slurmrestd: need('TC_SLURMRESTD'), config: need('TC_GATEWAY_CONF') } : undefined;
+  }
+
+  /** Give NAME@REALM a Kerberos password (the gateway's password login). */
+  passwd(name: string, password: string): void {
+    tc(['passwd', name, password, '--dir', this.dir]);
   }
 
   /** The second realm (`realms: 2`), else undefined. */
@@ -288,6 +311,7 @@ export function up(opts: UpOptions = {}): Cluster {
   for (const [k, v] of Object.entries(opts.conf ?? {})) args.push('--conf', `${k}=${v}`);
   if (opts.metrics) args.push('--metrics');
   if (opts.installed !== undefined) args.push('--installed', opts.installed);
+  if (opts.gateway) args.push('--gateway');
   const dir = tc(args).stdout.trim();
   if (!dir.startsWith('/')) throw new Error(`scripts/testcluster up printed "${dir}", expected a directory`);
   return new Cluster(dir);

@@ -41,3 +41,21 @@ export function configWithOrigins(
   setLogFormat(r.config.log_format);
   return r;
 }
+
+/** Options of the laptop verbs (submit, jobs, cancel), which talk to the HTTPS gateway. */
+export interface GatewayArgs extends GlobalArgs {
+  gateway?: string;
+  ca?: string;
+  negotiate?: boolean;
+  user?: string;
+  'token-file'?: string;
+}
+
+export function gatewayOptions<T>(y: Argv<T>): Argv<T & GatewayArgs> {
+  return y
+    .option('gateway', { type: 'string', describe: 'the gateway URL, https://HOST:PORT (default: KRB5BRIDGE_GATEWAY_URL)' })
+    .option('ca', { type: 'string', describe: "PEM file of the CA of the gateway's certificate (default: KRB5BRIDGE_GATEWAY_CA, else the system's CAs)" })
+    .option('negotiate', { type: 'boolean', describe: 'log in with your Kerberos ticket (SPNEGO, delegated; kinit -f first) instead of a password' })
+    .option('user', { type: 'string', describe: 'user name for a password login (default: $USER)' })
+    .option('token-file', { type: 'string', describe: 'where the session token is kept (default ~/.cache/krb5bridge/gateway-token)' }) as Argv<T & GatewayArgs>;
+}

@@ -15,6 +15,10 @@ import { aclCommand } from './acl';
 import { rotateKeyCommand } from './rotate-key';
 import { configCommand } from './config';
 import { doctorCommand } from './doctor';
+import { gatewayCommand } from './gateway';
+import { submitCommand } from './submit';
+import { jobsCommand } from './jobs';
+import { cancelCommand } from './cancel';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const commands: CommandModule<any, any>[] = [pushCommand, serveCommand, pingCommand, listCommand, showCommand, removeCommand, materialiseCommand, destroyCommand, keeperCommand, ticketCommand, aclCommand, rotateKeyCommand, errorsCommand, configCommand, doctorCommand];
+export const commands: CommandModule<any, any>[] = [pushCommand, serveCommand, pingCommand, listCommand, showCommand, removeCommand, materialiseCommand, destroyCommand, keeperCommand, ticketCommand, aclCommand, rotateKeyCommand, errorsCommand, configCommand, doctorCommand, gatewayCommand, submitCommand, jobsCommand, cancelCommand];

@@ -171,8 +171,9 @@ export async function listCreds(config: Config): Promise<RecordInfo[]> {
   return resp.records.map(parseRecordInfo);
 }
 
-export async function showCreds(config: Config, uid: number): Promise<RecordInfo> {
-  const resp = await once(config, { op: 'show', uid });
+/** show: uid's stored record; `who` picks the krb5 identity (the gateway: the user's session ccache). */
+export async function showCreds(config: Config, uid: number, who?: ClientRole): Promise<RecordInfo> {
+  const resp = await once(config, { op: 'show', uid }, who);
   return parseRecordInfo(resp.record);
 }
 

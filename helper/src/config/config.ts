@@ -66,6 +66,33 @@ export interface Config {
   metrics_listen: string | undefined;
   /** Keeper: serve Prometheus metrics on HOST:PORT; undefined = off. */
   keeper_metrics_listen: string | undefined;
+  /** Gateway (docs/gateway.md): the HTTPS address, HOST:PORT. */
+  gateway_listen: string;
+  /** Gateway: TLS certificate chain and private key (PEM; the key root-only). Required. */
+  gateway_cert: string | undefined;
+  gateway_key: string | undefined;
+  /** Gateway: its keytab (HTTP/<host>) for krb5_verify_init_creds and SPNEGO. */
+  gateway_keytab: string;
+  /** Gateway: its principal in gateway_keytab; default HTTP/<this host>. */
+  gateway_principal: string | undefined;
+  /** Gateway: audit log (login, logout, submit, cancel); none = off. */
+  gateway_audit_log: string | undefined;
+  /** Gateway: failed passwords per user (and per address) before a lockout. */
+  gateway_lockout_failures: number;
+  /** Gateway: the window those failures count in, and the lockout's length, seconds. */
+  gateway_lockout_window: number;
+  /** Gateway: login attempts per minute per address (and per user name). */
+  gateway_login_rate: number;
+  /** Gateway: requests per minute per address on every other route. */
+  gateway_request_rate: number;
+  /** Gateway: largest job script, bytes. */
+  gateway_max_script: number;
+  /** Gateway: renewable lifetime asked for at password login, seconds; undefined = krb5.conf's. */
+  gateway_renew_lifetime: number | undefined;
+  /** Gateway: slurmrestd (plain HTTP on the gateway host or a trusted network), HOST:PORT. */
+  slurmrestd: string;
+  /** Gateway: Slurm's HS256 JWT key (AuthAltParameters=jwt_key), root-only. */
+  jwt_key: string;
 }
 
 export const DEFAULT_CONFIG_FILE = '/etc/krb5bridge/krb5bridge.conf';
@@ -104,10 +131,24 @@ export function defaultConfig(): Config {
     log_format: 'text',
     metrics_listen: undefined,
     keeper_metrics_listen: undefined,
+    gateway_listen: '0.0.0.0:8443',
+    gateway_cert: undefined,
+    gateway_key: undefined,
+    gateway_keytab: '/etc/krb5bridge/gateway.keytab',
+    gateway_principal: undefined,
+    gateway_audit_log: undefined,
+    gateway_lockout_failures: 5,
+    gateway_lockout_window: 300,
+    gateway_login_rate: 30,
+    gateway_request_rate: 600,
+    gateway_max_script: 1048576,
+    gateway_renew_lifetime: undefined,
+    slurmrestd: '127.0.0.1:6820',
+    jwt_key: '/etc/slurm/jwt_hs256.key',
   };
 }
 
-type Kind = 'address' | 'path' | 'seconds' | 'uid' | 'name' | 'auth' | 'principal' | 'yesno' | 'count' | 'logformat';
+type Kind = 'address' | 'path' | 'seconds' | 'uid' | 'name' | 'auth' | 'principal' | 'yesno' | 'count' | 'logformat' | 'bytes' | 'lifetime' | 'rate';
 const KEYS: Record<keyof Config, Kind> = {
   store: 'address',
   listen: 'address',
@@ -138,6 +179,20 @@ const KEYS: Record<keyof Config, Kind> = {
   log_format: 'logformat',
   metrics_listen: 'address',
   keeper_metrics_listen: 'address',
+  gateway_listen: 'address',
+  gateway_cert: 'path',
+  gateway_key: 'path',
+  gateway_keytab: 'path',
+  gateway_principal: 'principal',
+  gateway_audit_log: 'path',
+  gateway_lockout_failures: 'count',
+  gateway_lockout_window: 'seconds',
+  gateway_login_rate: 'rate',
+  gateway_request_rate: 'rate',
+  gateway_max_script: 'bytes',
+  gateway_renew_lifetime: 'lifetime',
+  slurmrestd: 'address',
+  jwt_key: 'path',
 };
 
 /** Every config key, in the order of the Config interface (docs, man pages and `config check` list them so). */
@@ -185,6 +240,21 @@ export function parseValue(key: keyof Config, raw: string, where: string): strin
     case 'count':
       if (!/^\d{1,5}$/.test(value) || Number(value) < 1 || Number(value) > 10000) {
         throw new Krb5BridgeError('E_CONFIG', `${where}: ${key} must be a whole number from 1 to 10000, got "${value}"`);
+      }
+      return Number(value);
+    case 'rate':
+      if (!/^\d{1,7}$/.test(value) || Number(value) < 1 || Number(value) > 1000000) {
+        throw new Krb5BridgeError('E_CONFIG', `${where}: ${key} must be a number of requests per minute from 1 to 1000000, got "${value}"`);
+      }
+      return Number(value);
+    case 'bytes':
+      if (!/^\d{1,9}$/.test(value) || Number(value) < 1024 || Number(value) > 64 * 1024 * 1024) {
+        throw new Krb5BridgeError('E_CONFIG', `${where}: ${key} must be a number of bytes from 1024 to 67108864, got "${value}"`);
+      }
+      return Number(value);
+    case 'lifetime':
+      if (!/^\d{1,8}$/.test(value) || Number(value) < 60 || Number(value) > 366 * 86400) {
+        throw new Krb5BridgeError('E_CONFIG', `${where}: ${key} must be a number of seconds from 60 to 31622400, got "${value}"`);
       }
       return Number(value);
     case 'uid': {

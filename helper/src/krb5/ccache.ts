@@ -140,3 +140,10 @@ export function ccacheBytesFromKrbCred(krbcred: Buffer): Buffer {
     }
   });
 }
+
+/** Destroy a ccache by name (a session's MEMORY ccache); a missing one is no error. */
+export function destroyCcache(name: string): void {
+  const c = ctx();
+  const out: [Ptr | null] = [null];
+  if (fn.cc_resolve(c, name, out) === 0 && out[0]) fn.cc_destroy(c, out[0]);
+}

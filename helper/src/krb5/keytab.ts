@@ -46,6 +46,15 @@ export class Keytab {
     return keytab;
   }
 
+  /**
+   * The keytab name for other krb5 contexts (the gateway's worker threads, GSSAPI's cred store):
+   * the checked file through its open descriptor.
+   */
+  descriptorName(): string {
+    if (this.fd === undefined) throw new Krb5BridgeError('E_INTERNAL', `keytab ${this.name} is closed`);
+    return `FILE:/proc/self/fd/${this.fd}`;
+  }
+
   close(): void {
     if (this.fd === undefined) return;
     fn.kt_close(ctx(), this.handle);

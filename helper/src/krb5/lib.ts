@@ -139,8 +139,17 @@ export const fn = {
   get_init_creds_opt_alloc: lib.func('int krb5_get_init_creds_opt_alloc(void *ctx, _Out_ void **opt)'),
   get_init_creds_opt_free: lib.func('void krb5_get_init_creds_opt_free(void *ctx, void *opt)'),
   get_init_creds_keytab: lib.func('int krb5_get_init_creds_keytab(void *ctx, void *creds, void *client, void *kt, int32 start, const char *svc, void *opt)'),
-  get_credentials: lib.func('int krb5_get_credentials(void *ctx, int32 options, void *cc, void *in, _Out_ void **out)'),
+  get_credentials: lib.func('int krb5_get_credentials(void *ctx, int32 options, void *cc, void *in, _Out_ void **out)') as unknown as AsyncKrbFn,
   get_renewed_creds: lib.func('int krb5_get_renewed_creds(void *ctx, void *creds, void *client, void *cc, const char *service)') as unknown as AsyncKrbFn,
+
+  // password login (the gateway, krb5/password.ts): the password is a NUL-terminated C buffer we wipe
+  get_init_creds_opt_set_tkt_life: lib.func('void krb5_get_init_creds_opt_set_tkt_life(void *opt, int32 life)'),
+  get_init_creds_opt_set_renew_life: lib.func('void krb5_get_init_creds_opt_set_renew_life(void *opt, int32 life)'),
+  get_init_creds_opt_set_forwardable: lib.func('void krb5_get_init_creds_opt_set_forwardable(void *opt, int forwardable)'),
+  get_init_creds_password: lib.func('int krb5_get_init_creds_password(void *ctx, void *creds, void *client, void *password, void *prompter, void *data, int32 start, const char *svc, void *opt)') as unknown as AsyncKrbFn,
+  verify_init_creds_opt_init: lib.func('void krb5_verify_init_creds_opt_init(void *opt)'),
+  verify_init_creds_opt_set_ap_req_nofail: lib.func('void krb5_verify_init_creds_opt_set_ap_req_nofail(void *opt, int nofail)'),
+  verify_init_creds: lib.func('int krb5_verify_init_creds(void *ctx, void *creds, void *server, void *kt, void *ccache_out, void *opt)') as unknown as AsyncKrbFn,
   get_default_realm: lib.func('int krb5_get_default_realm(void *ctx, _Out_ void **realm)'),
   free_default_realm: lib.func('void krb5_free_default_realm(void *ctx, void *realm)'),
 };
@@ -164,6 +173,12 @@ export const KRB5 = {
   KDC_ERR_S_PRINCIPAL_UNKNOWN: -1765328377,
   KDC_ERR_C_PRINCIPAL_UNKNOWN: -1765328378,
   KT_NOTFOUND: -1765328203,
+  // password login: a wrong password and an unknown user are told apart here, never to the caller
+  KDC_ERR_PREAUTH_FAILED: -1765328360,
+  KDC_ERR_KEY_EXP: -1765328361,
+  KDC_ERR_CLIENT_REVOKED: -1765328366,
+  KDC_ERR_POLICY: -1765328372,
+  KDC_UNREACH: -1765328228,
 } as const;
 
 /** A new krb5_context (reads KRB5_CONFIG; root callers get a clean environment from the plugin). */

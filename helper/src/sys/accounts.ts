@@ -8,11 +8,14 @@
  */
 import { Krb5BridgeError } from '../errors';
 import { TtlCache } from '../util/ttlcache';
-import { ERANGE, libc, callAsync } from './libc';
+import koffi from 'koffi';
+import { ERANGE, libc, callAsync, type Ptr } from './libc';
 
 export interface Account {
   uid: number;
   gid: number;
+  /** The home directory (the gateway's default working directory for jobs). */
+  home?: string | undefined;
 }
 
 /** getpwnam_r: the account of a user name, or undefined if there is none. */
@@ -27,7 +30,9 @@ async function lookupName(name: string, size = 16384): Promise<Account | undefin
   }
   if (rc === ERANGE && size < 1 << 20) return lookupName(name, size * 4);
   if (rc !== 0) throw new Krb5BridgeError('E_INTERNAL', `getpwnam_r(${name}) failed with errno ${rc}`);
-  return result[0] ? { uid: pwd.pw_uid as number, gid: pwd.pw_gid as number } : undefined;
+  if (!result[0]) return undefined;
+  const dir = pwd.pw_dir ? koffi.decode.string(pwd.pw_dir as Ptr) : '';
+  return { uid: pwd.pw_uid as number, gid: pwd.pw_gid as number, home: dir.startsWith('/') ? dir : undefined };
 }
 
 /** getpwuid_r: the user name and primary gid of a uid, or undefined. */
