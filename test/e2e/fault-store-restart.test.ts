@@ -61,17 +61,21 @@ test('kill -9 of the store while 20 jobs start: every job is told, and has a val
   const jobs = await Promise.all(submissions);
   expect(jobs).toHaveLength(20);
 
-  const release = c.root(['scontrol', 'release', jobs.map((j) => j.job).join(',')]);
-  expect(release.stderr).toBe('');
-  // Slurm starts them within about 100 ms of each other: the store dies (SIGKILL, at once) as soon
-  // as the keeper has answered the first one, in the middle of the others' requests.
+  // Released in two waves: the store dies (SIGKILL, at once) as soon as the keeper has answered the
+  // first job of wave 1, in the middle of the others' requests (Slurm starts a wave within about
+  // 100 ms); wave 2 is released while it is down. However the race goes on a loaded machine, at
+  // least 10 jobs start without a store.
+  const wave1 = jobs.filter((_, i) => i % 2 === 0);
+  const wave2 = jobs.filter((_, i) => i % 2 === 1);
   const storePid = c.status().store;
   if (storePid === undefined) throw new Error('the store does not run');
   const keeperLog = join(c.dir, 'log', 'keeper.log');
   const answered = (): boolean => readFileSync(keeperLog, 'utf8').includes(' materialise ');
+  expect(c.root(['scontrol', 'release', wave1.map((j) => j.job).join(',')]).stderr).toBe('');
   await waitFor(answered, 30_000, 'the first job start', 2);
   process.kill(storePid, 'SIGKILL');
   c.storeStop('KILL'); // the pid file
+  expect(c.root(['scontrol', 'release', wave2.map((j) => j.job).join(',')]).stderr).toBe('');
   // (A job that got its ticket before the kill is done at once: count the starts, not squeue.)
   const started = (j: Submitted): boolean => existsSync(j.out) && /^CC=/m.test(readFileSync(j.out, 'utf8'));
   await waitFor(() => jobs.every(started), 60_000, 'all 20 jobs to start');
@@ -109,8 +113,8 @@ test('kill -9 of the store while 20 jobs start: every job is told, and has a val
       );
     }
   }
-  // At least the jobs that started after the kill had to wait for the store.
-  expect(told.pending).toBeGreaterThan(0);
+  // At least the jobs that started after the kill (wave 2) had to wait for the store.
+  expect(told.pending).toBeGreaterThanOrEqual(wave2.length);
   const worst = Math.max(...times);
   console.log(`store restart: ${told.ticket} jobs got their ticket before the kill, ${told.pending} waited (${JSON.stringify(codes)}); all 20 valid ${(worst / 1000).toFixed(1)} s after the store's return (median ${((times.sort((a, b) => a - b)[10] ?? 0) / 1000).toFixed(1)} s)`);
   expect(worst).toBeLessThanOrEqual(30_000);

@@ -134,6 +134,14 @@ test('the laptop verbs: krb5bridge submit (password on stdin), jobs and cancel r
   expect(c.as(carl.name, ['stat', '-c', '%a %U', `${carl.home}/.cache/krb5bridge/gateway-token`]).stdout).toBe(`600 ${carl.name}\n`);
   const cancel = c.as(carl.name, [...c.helper, 'cancel', ...common, job], { input: '' });
   expect(cancel.stdout).toBe(`cancelled job ${job}\n`);
+  // --json, as on every verb (test/e2e/sysadmin.test.ts counts on this test for the laptop verbs).
+  const subJson = c.as(carl.name, [...c.helper, 'submit', ...common, `${carl.home}/sleep.sh`, '--output', '/dev/null', '--json'], { input: '' });
+  expect(subJson.stderr).toBe('');
+  const job2 = String((JSON.parse(subJson.stdout) as { job_id: number }).job_id);
+  expect(job2).toMatch(/^\d+$/);
+  const cancelJson = c.as(carl.name, [...c.helper, 'cancel', ...common, job2, '--json'], { input: '' });
+  expect(cancelJson.code).toBe(0);
+  expect(JSON.parse(cancelJson.stdout)).toBeInstanceOf(Object);
   const again = c.as(carl.name, [...c.helper, 'cancel', ...common, '99999'], { input: '' });
   expect(again.code).toBe(58);
   expect(again.stderr).toBe('krb5bridge: E_NO_SUCH_JOB: you have no job with this id; GET /api/v1/jobs lists yours: the gateway answered HTTP 404: you have no job with this id: job 99999: Slurm knows no such job\n');

@@ -17,7 +17,7 @@ test('make install puts a working helper, launcher and plugin under DESTDIR/PREF
   const lib = join(dest, 'opt/kb/lib/krb5bridge');
   expect(existsSync(join(dest, 'opt/kb/lib/slurm/krb5bridge.so'))).toBe(true);
   const launcher = readFileSync(join(dest, 'opt/kb/bin/krb5bridge'), 'utf8');
-  expect(launcher).toMatch(/^#!\/bin\/sh\nexec \/\S+\/node \/opt\/kb\/lib\/krb5bridge\/krb5bridge\.mjs "\$@"\n$/);
+  expect(launcher).toMatch(/^#!\/bin\/sh\nexec \/\S+\/node \/opt\/kb\/lib\/krb5bridge\/krb5bridge\.cjs "\$@"\n$/);
   // Run the installed bundle from outside the source tree, so only installed modules can load.
   const r = spawnSync(process.execPath, [join(lib, 'krb5bridge.cjs'), 'ticket', '--ccache', 'FILE:/nonexistent/cc'], {
     cwd: '/',

@@ -14,7 +14,8 @@ export const gatewayCommand: CommandModule<GlobalArgs, Args> = {
   describe: 'Run the HTTPS gateway: password or SPNEGO login, job submission through slurmrestd (as root)',
   builder: (y) => y.option('listen', { type: 'string', describe: 'HTTPS address HOST:PORT (config: gateway_listen, default 0.0.0.0:8443)' }),
   handler: async (args) => {
-    const config = configFrom(args, { gateway_listen: args.listen });
+    // --json: log lines as JSON objects, as log_format = json does (as on serve and keeper).
+    const config = configFrom(args, { gateway_listen: args.listen, log_format: args.json ? 'json' : undefined });
     // Loaded here only: fastify and the gateway stay out of every other verb's start-up.
     const { startGateway } = await import('../gateway/gateway');
     const { gateway, principal } = await startGateway(config, logLine);
