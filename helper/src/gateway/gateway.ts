@@ -36,7 +36,7 @@ export async function startGateway(config: Config, log: (line: string) => void):
         principal,
         storePrincipal: storePrincipal(config),
         renewLifetime: config.gateway_renew_lifetime,
-        policy: { concurrency: config.renew_concurrency, perSecond: config.renew_rate, timeoutMs: config.kdc_timeout * 1000, maxOutstanding: 32 },
+        policy: { concurrency: config.renew_concurrency, perSecond: config.renew_rate, timeoutMs: config.kdc_timeout * 1000 },
       }),
       spnego: new SpnegoAcceptor(keytab),
       sessions: new Sessions((s) => destroyCcache(s.ccache)),

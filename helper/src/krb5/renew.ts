@@ -4,20 +4,18 @@
  * renewed TGT comes back as a KRB-CRED.
  *
  * A KDC may be down, or hung (stopped: connections accepted, nothing answered; libkrb5 then waits
- * about 30 s). So each exchange runs on one of koffi's worker threads (libuv's pool, sized at
- * start: util/threadpool.ts) with a krb5_context of its own (a context is not for two threads at once), a few at once and at a bounded rate (a KDC
- * coming back after an outage meets the backlog spread out), and is given up after its own
- * timeout: the caller gets E_KDC_UNREACHABLE and goes on; the abandoned call finishes on its
- * thread, is cleaned up there, and its context is reused. Calls still waiting for a KDC are capped,
- * so a hung KDC can never pile up worker threads.
+ * about 30 s). So each exchange runs off the event loop through kdcworker.ts: on a worker thread
+ * with a krb5_context of its own, a few at once and at a bounded rate (a KDC coming back after an
+ * outage meets the backlog spread out), given up after its own timeout (the caller gets
+ * E_KDC_UNREACHABLE and goes on; the abandoned call finishes on its thread, its renewed TGT is
+ * wiped), and with the calls still waiting for a KDC capped.
  */
 import { randomBytes } from 'node:crypto';
 import { Krb5BridgeError } from '../errors';
-import { Limiter } from '../util/limit';
-import { threadBudget } from '../util/threadpool';
-import { Ptr, cFree, errorMessage, fn, newContext, unparse } from './lib';
+import { Ptr, cFree, errorMessage, fn, unparse } from './lib';
 import { allocCreds, decodeCreds, ticketInfo, TKT_FLG_RENEWABLE } from './creds';
 import { mkKrbCred, withKrbCred } from './krbcred';
+import { KdcWorkerPolicy, KdcWorkers, onWorker } from './kdcworker';
 import type { TicketInfo } from './types';
 
 /** com_err codes (krb5 table base -1765328384) that mean "this ticket will not be renewed again". */
@@ -38,31 +36,15 @@ export interface RenewedTgt {
 /** KRB5_KDC_UNREACH: "Cannot contact any KDC for requested realm". */
 const KDC_UNREACH = -1765328228;
 
-export interface RenewPolicy {
-  /** KDC exchanges at once. */
-  concurrency: number;
-  /** KDC exchanges started per second at most. */
-  perSecond: number;
-  /** Give up waiting for one exchange after this long. */
-  timeoutMs: number;
-}
+/** How renewals meet the KDC: exchanges at once, started per second, the timeout of one. */
+export type RenewPolicy = Omit<KdcWorkerPolicy, 'maxOutstanding'>;
 
-/**
- * Exchanges still on a pool thread, including those given up on; beyond this none starts. At most
- * 16, and 8 of libuv's pool threads stay free for file writes and lookups (util/threadpool.ts).
- */
-const MAX_OUTSTANDING = threadBudget(16, 8);
-
-let policy: RenewPolicy = { concurrency: 4, perSecond: 20, timeoutMs: 10_000 };
-let limiter = new Limiter(policy.concurrency, policy.perSecond);
-/** Contexts not in use (each in-flight exchange holds one). */
-const idleContexts: Ptr[] = [];
-let outstanding = 0;
+/** Contexts need nothing attached; at most 16 renewals outstanding (within libuv's pool). */
+const renewals = new KdcWorkers<undefined>({ concurrency: 4, perSecond: 20, timeoutMs: 10_000 }, () => undefined, { exchanges: 'renewals', kdcMayBe: 'hung' });
 
 /** Set how renewals meet the KDC (the daemons at start, from renew_* config keys). */
 export function configureRenewals(p: Partial<RenewPolicy>): void {
-  policy = { ...policy, ...p };
-  limiter = new Limiter(policy.concurrency, policy.perSecond);
+  renewals.configure(p);
 }
 
 /** The TGT of the client's own realm in a decoded KRB-CRED, else the first krbtgt. */
@@ -113,63 +95,36 @@ function outcome(code: number, out: Ptr, who: string): RenewedTgt {
   throw new Krb5BridgeError('E_KRB5', `krb5_get_renewed_creds for ${who}: ${errorMessage(code)} [${code}]`);
 }
 
-async function renewOnce(krbcred: Buffer, now: number): Promise<RenewedTgt> {
-  if (outstanding >= MAX_OUTSTANDING) {
-    throw new Krb5BridgeError('E_KDC_UNREACHABLE', `${outstanding} renewals are still waiting for a KDC that does not answer; not asking it more until they return`);
-  }
-  const c = idleContexts.pop() ?? newContext();
-  let cc: Ptr;
-  try {
-    cc = withKrbCred(krbcred, (creds) => {
-      const tgt = pickTgt(creds);
-      checkRenewable(ticketInfo(tgt), decodeCreds(tgt).ticket_flags, now);
-      return memoryCcacheWith(c, tgt);
-    });
-  } catch (e) {
-    idleContexts.push(c);
-    throw e;
-  }
+/** One renewal with context `c`; tells `named` whose TGT it is before asking the KDC. */
+async function renewWith(c: Ptr, krbcred: Buffer, named: (who: string) => void): Promise<RenewedTgt> {
+  const now = Math.floor(Date.now() / 1000);
+  const cc = withKrbCred(krbcred, (creds) => {
+    const tgt = pickTgt(creds);
+    checkRenewable(ticketInfo(tgt), decodeCreds(tgt).ticket_flags, now);
+    return memoryCcacheWith(c, tgt);
+  });
   const out = allocCreds();
   const pOut: [Ptr | null] = [null];
   const pc = fn.cc_get_principal(c, cc, pOut) as number;
   if (pc !== 0 || !pOut[0]) {
     cFree(out);
     fn.cc_destroy(c, cc);
-    idleContexts.push(c);
     throw new Krb5BridgeError('E_KRB5', `krb5_cc_get_principal: ${errorMessage(pc)}`);
   }
   const client = pOut[0];
   const who = unparse(client);
-  outstanding++;
-  const exchange = new Promise<RenewedTgt>((resolve, reject) => {
-    fn.get_renewed_creds.async(c, out, client, cc, null, (err: unknown, code: number) => {
-      try {
-        if (err) reject(new Krb5BridgeError('E_KRB5', `krb5_get_renewed_creds for ${who}: ${String(err)}`));
-        else resolve(outcome(code, out, who));
-      } catch (e) {
-        reject(e);
-      } finally {
-        if (!err && code === 0) fn.free_cred_contents(c, out); // wipes the session key
-        cFree(out);
-        fn.free_principal(c, client);
-        fn.cc_destroy(c, cc);
-        outstanding--;
-        idleContexts.push(c);
-      }
-    });
-  });
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      // Given up on: it still settles later on its thread; its result (key material) is wiped, unused.
-      exchange.then((r) => r.krbcred.fill(0)).catch(() => undefined);
-      reject(new Krb5BridgeError('E_KDC_UNREACHABLE', `the KDC did not answer within ${policy.timeoutMs / 1000} s (renewing the TGT of ${who}); it may be hung`));
-    }, policy.timeoutMs);
-  });
+  named(who);
+  let code: number | undefined;
   try {
-    return await Promise.race([exchange, timeout]);
+    code = await onWorker(fn.get_renewed_creds, c, out, client, cc, null).catch((err: unknown) => {
+      throw new Krb5BridgeError('E_KRB5', `krb5_get_renewed_creds for ${who}: ${String(err)}`);
+    });
+    return outcome(code, out, who);
   } finally {
-    clearTimeout(timer);
+    if (code === 0) fn.free_cred_contents(c, out); // wipes the session key
+    cFree(out);
+    fn.free_principal(c, client);
+    fn.cc_destroy(c, cc);
   }
 }
 
@@ -179,5 +134,10 @@ async function renewOnce(krbcred: Buffer, now: number): Promise<RenewedTgt> {
  * pointless; E_KDC_UNREACHABLE (down, hung) or E_KRB5: try again later.
  */
 export function renewKrbCred(krbcred: Buffer): Promise<RenewedTgt> {
-  return limiter.run(() => renewOnce(krbcred, Math.floor(Date.now() / 1000)));
+  let who = '';
+  return renewals.run(
+    () => `renewing the TGT of ${who}`,
+    (w) => renewWith(w.c, krbcred, (name) => (who = name)),
+    (r) => r.krbcred.fill(0), // given up on, finished later: the renewed TGT is wiped, unused
+  );
 }

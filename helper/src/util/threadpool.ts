@@ -1,9 +1,9 @@
 /**
  * libuv's thread pool: Node runs file I/O, DNS lookups and every asynchronous koffi call (a KDC
- * exchange in krb5/renew.ts, munge encode/decode) on it. libuv's default is 4 threads, so four C
+ * exchange in krb5/kdcworker.ts, munge encode/decode) on it. libuv's default is 4 threads, so four C
  * calls waiting on a hung peer would stall everything else the daemon does. The bundle's first
  * statement (the banner in scripts/build-helper.mjs) sets UV_THREADPOOL_SIZE to 24 unless the
- * environment already did; callers that may wait on a peer bound themselves with budget().
+ * environment already did; callers that may wait on a peer bound themselves with threadBudget().
  */
 
 /** The pool's size, as libuv will make it (the variable read once, at the pool's first use). */

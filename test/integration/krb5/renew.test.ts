@@ -97,7 +97,7 @@ describeKdc('renewKrbCred with a real KDC', () => {
     const cc = `FILE:${kdc.dir}/cc_down`;
     kdc.kinit('renewme', cc, ['-l', '1m', '-r', '10m']);
     const b = k.readTgts(cc);
-    kdc.stop();
+    kdc.halt();
     expect(await codeOf(k.renewKrbCred(b.krbcred))).toMatch(new RegExp(`^E_KDC_UNREACHABLE: krb5_get_renewed_creds for renewme@${kdc.realm}: Cannot contact any KDC`));
   }, 40_000);
 });
