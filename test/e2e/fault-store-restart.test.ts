@@ -6,8 +6,7 @@
  */
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { spawn } from 'node:child_process';
-import { Cluster, TESTCLUSTER, User, clusterForFile, waitFor } from '../lib/cluster';
+import { Cluster, User, clusterForFile, waitFor } from '../lib/cluster';
 import { krb5bridgeLines, parseWait, waitScript } from './jobreport';
 
 const JOBS_PER_USER = 5;
@@ -25,18 +24,6 @@ beforeAll(() => {
   }
 });
 
-/** Run `testcluster as` without blocking the event loop (20 submissions side by side). */
-function asAsync(u: User, cmd: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const p = spawn(TESTCLUSTER, ['as', u.name, '--dir', c.dir, '--', ...cmd]);
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    p.on('exit', (code) => resolve({ code: code ?? 128, stdout, stderr }));
-  });
-}
-
 interface Submitted {
   user: User;
   job: string;
@@ -50,7 +37,7 @@ test('kill -9 of the store while 20 jobs start: every job is told, and has a val
     Array.from({ length: JOBS_PER_USER }, (_, i) => {
       const out = join(u.home, `fsr.${tag}.${i}.out`);
       const err = join(u.home, `fsr.${tag}.${i}.err`);
-      return asAsync(u, ['sbatch', '--parsable', '--oversubscribe', '-H', '-o', out, '-e', err, '--wrap', waitScript(120)]).then(
+      return c.asAsync(u.name, ['sbatch', '--parsable', '--oversubscribe', '-H', '-o', out, '-e', err, '--wrap', waitScript(120)]).then(
         (r): Submitted => {
           if (r.code !== 0) throw new Error(`sbatch as ${u.name} failed: ${r.stderr}`);
           return { user: u, job: r.stdout.trim().split(';')[0] ?? '', out, err };

@@ -64,22 +64,6 @@ function marks(): string[] {
   return readdirSync(join(X, 'marks')).map((m) => m.replace(/\.\d+$/, '')).sort();
 }
 
-/** Run a command as a user without blocking the event loop (the FIFO poller must keep running). */
-function asAsync(name: string, cmd: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const p = spawn(TESTCLUSTER, ['as', name, '--dir', c.dir, '--', ...cmd], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const t = setTimeout(() => p.kill('SIGKILL'), 30_000);
-    p.on('close', (code) => {
-      clearTimeout(t);
-      resolve({ code: code ?? 128, stdout, stderr });
-    });
-  });
-}
-
 /** Poll the FIFO every 20 ms with open(O_WRONLY|O_NONBLOCK): it succeeds only while someone has it open for reading. */
 function fifoWatch(fifo: string): { stop(): { polls: number; opened: number } } {
   let polls = 0;
@@ -174,7 +158,7 @@ describe('a job with a hostile environment', () => {
     mkdirSync(join(X, 'marks'), { mode: 0o777 });
     chownSync(join(X, 'marks'), vic.uid, vic.gid);
     const watch = fifoWatch(join(X, 'krb5.fifo'));
-    const r = await asAsync(vic.name, ['srun', '-N1', `--export=${hostile()}`, 'sh', '-c', task()]);
+    const r = await c.asAsync(vic.name, ['srun', '-N1', `--export=${hostile()}`, 'sh', '-c', task()]);
     await new Promise((res) => setTimeout(res, 300)); // epilog destroy runs after srun returns
     const w = watch.stop();
     // The one line the plugin writes at task start, naming the ticket and the job's own ccache: no

@@ -4,10 +4,9 @@
  * ticket cannot last the job is warned by sbatch: a non-renewable ticket, or a renew-until before
  * the end of the job's time limit.
  */
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Cluster, TESTCLUSTER, User, clusterForFile, waitFor } from '../lib/cluster';
+import { Cluster, User, clusterForFile, waitFor } from '../lib/cluster';
 import { krb5bridgeLines } from './jobreport';
 
 const cluster = clusterForFile();
@@ -19,18 +18,6 @@ beforeAll(() => {
   c = cluster.get();
 });
 
-function asAsync(u: User, cmd: string[]): Promise<{ code: number; stdout: string; stderr: string; ms: number }> {
-  const t0 = Date.now();
-  return new Promise((resolve) => {
-    const p = spawn(TESTCLUSTER, ['as', u.name, '--dir', c.dir, '--', ...cmd]);
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    p.on('exit', (code) => resolve({ code: code ?? 128, stdout, stderr, ms: Date.now() - t0 }));
-  });
-}
-
 test('30 sbatch at once: every one succeeds with the ticket stored, no false timeout, every job gets its credential', async () => {
   const users: User[] = [];
   for (let i = 0; i < 30; i++) {
@@ -39,7 +26,7 @@ test('30 sbatch at once: every one succeeds with the ticket stored, no false tim
     users.push(u);
   }
   const outs = users.map((u) => join(u.home, `load.${tag}.out`));
-  const results = await Promise.all(users.map((u, i) => asAsync(u, ['sbatch', '--parsable', '--oversubscribe', '-o', outs[i]!, '--wrap', 'klist -s && echo CRED=ok || echo CRED=none'])));
+  const results = await Promise.all(users.map((u, i) => c.asAsync(u.name, ['sbatch', '--parsable', '--oversubscribe', '-o', outs[i]!, '--wrap', 'klist -s && echo CRED=ok || echo CRED=none'])));
   results.forEach((r, i) => {
     expect({ user: users[i]!.name, code: r.code, krb5bridge: krb5bridgeLines(r.stderr) }).toEqual({ user: users[i]!.name, code: 0, krb5bridge: [] });
   });

@@ -3,7 +3,7 @@
  * Every call runs the script synchronously; failures throw with the script's stderr so a test
  * report shows what broke (which daemon, which log).
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 
@@ -189,6 +189,26 @@ export class Cluster {
   as(name: string, cmd: string[], opts: RunOptions = {}): RunResult {
     const cwd = opts.cwd !== undefined ? ['--cwd', opts.cwd] : [];
     return run(TESTCLUSTER, ['as', name, '--dir', this.dir, ...cwd, '--', ...cmd], { ...opts, cwd: undefined });
+  }
+
+  /**
+   * `as`, without blocking the event loop (many users' commands side by side, or a poller that
+   * must keep running); ms = how long it took. Killed after timeoutMs (default 120 s): code 137.
+   */
+  asAsync(name: string, cmd: string[], opts: { timeoutMs?: number } = {}): Promise<RunResult & { ms: number }> {
+    const t0 = Date.now();
+    return new Promise((resolve) => {
+      const p = spawn(TESTCLUSTER, ['as', name, '--dir', this.dir, '--', ...cmd], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+      p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      const t = setTimeout(() => p.kill('SIGKILL'), opts.timeoutMs ?? 120_000);
+      p.on('close', (code, signal) => {
+        clearTimeout(t);
+        resolve({ code: code ?? (signal === 'SIGKILL' ? 137 : 128), stdout, stderr, ms: Date.now() - t0 });
+      });
+    });
   }
 
   /** kinit from the user's keytab into its ccache (renewable); extra args go to kinit. */
