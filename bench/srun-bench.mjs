@@ -21,16 +21,20 @@ const user = 'kbbench';
 /** A signal stopped the comparison with a baseline (after it took down what it had made). */
 class Stopped extends Error {}
 
-/** A test cluster in `dir`, driven by the scripts/testcluster of `checkout`. */
-function cluster(checkout, dir, label = '') {
+/**
+ * A test cluster in `dir`, driven by the scripts/testcluster of `checkout`; the commands it times
+ * run as the user through `testcluster as` of `runner` (by default the same checkout).
+ */
+function cluster(checkout, dir, label = '', runner = checkout) {
   const tc = join(checkout, 'scripts/testcluster');
+  const run = join(runner, 'scripts/testcluster');
   /** Run scripts/testcluster quietly; its progress lines are shown only if it fails. */
   const sh = (args) => {
     const r = spawnSync(tc, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
     if (r.status !== 0) throw new Error(`${label && `${label}: `}scripts/testcluster ${args.join(' ')} failed (${r.status}):\n${r.stderr}`);
     return r.stdout.trim();
   };
-  const as = (cmd) => [tc, 'as', user, '--dir', dir, '--', ...cmd];
+  const as = (cmd) => [run, 'as', user, '--dir', dir, '--', ...cmd];
   return {
     dir,
     sh,
@@ -45,12 +49,16 @@ function cluster(checkout, dir, label = '') {
     },
     /** An allocation that holds the node, its job id. */
     allocate() {
-      const alloc = spawnSync(tc, ['as', user, '--dir', dir, '--', 'salloc', '-N1', '--no-shell'], { encoding: 'utf8' });
+      const [cmd, ...args] = as(['salloc', '-N1', '--no-shell']);
+      const alloc = spawnSync(cmd, args, { encoding: 'utf8' });
       const jobid = /Granted job allocation (\d+)/.exec(alloc.stderr + alloc.stdout)?.[1];
       if (!jobid) throw new Error(`${label && `${label}: `}salloc gave no allocation: ${alloc.stderr}`);
       return jobid;
     },
-    cancel: (jobid) => spawnSync(tc, ['as', user, '--dir', dir, '--', 'scancel', jobid]),
+    cancel: (jobid) => {
+      const [cmd, ...args] = as(['scancel', jobid]);
+      return spawnSync(cmd, args);
+    },
   };
 }
 
@@ -154,7 +162,10 @@ async function benchAgainst(rev) {
     // clusters of older copies before it removes a user. The baseline's cluster comes up first: the
     // current one leaves out its Prolog (a test fixture that costs every new job a fork) when the
     // baseline's has none, so that both run the same Slurm setup.
-    old = cluster(baseline.repo, mkdtempSync('/tmp/krb5bridge-bench-'), `baseline ${short}`);
+    // Every timed command of both goes through this checkout's `testcluster as` (a bash script that
+    // grew: its start-up alone differs by about a millisecond); it does on both what the baseline's
+    // own did, runuser with the same clean environment.
+    old = cluster(baseline.repo, mkdtempSync('/tmp/krb5bridge-bench-'), `baseline ${short}`, repo);
     old.sh(['up', '--dir', old.dir]);
     const oldConf = readFileSync(old.slurmConf, 'utf8');
     cur = cluster(repo, mkdtempSync('/tmp/krb5bridge-bench-'), 'current');
