@@ -53,14 +53,40 @@ export function interleave(variants, runs, warmup = 2, settle = undefined) {
   return samples;
 }
 
+/**
+ * Medians, p10 and p90 of each variant, and its ratio to `baseline`: a variant's name, or a function
+ * giving each variant's own baseline (undefined, or its own name, for a variant that is one).
+ */
 export function printTable(title, samples, baseline) {
   console.log(`\n${title}`);
   console.log(`  ${'variant'.padEnd(40)} ${'median ms'.padStart(10)} ${'p10'.padStart(8)} ${'p90'.padStart(8)} ${'vs baseline'.padStart(12)}`);
-  const base = median(samples[baseline]);
+  const baselineOf = typeof baseline === 'function' ? baseline : () => baseline;
   for (const [name, v] of Object.entries(samples)) {
+    const ref = baselineOf(name);
     const m = median(v);
+    const base = ref === undefined ? m : median(samples[ref]);
     const d = m - base;
-    const ratio = name === baseline ? 'baseline' : `${(m / base).toFixed(2)}x (${d >= 0 ? '+' : ''}${d.toFixed(1)} ms)`;
+    const ratio = ref === undefined || name === ref ? 'baseline' : `${(m / base).toFixed(2)}x (${d >= 0 ? '+' : ''}${d.toFixed(1)} ms)`;
     console.log(`  ${name.padEnd(40)} ${m.toFixed(1).padStart(10)} ${quantile(v, 0.1).toFixed(1).padStart(8)} ${quantile(v, 0.9).toFixed(1).padStart(8)} ${ratio.padStart(12)}`);
   }
+}
+
+/**
+ * How sure is a ratio of medians median(values)/median(base)? Bootstrap: resample both sets with
+ * replacement (a fixed seed, so a run's output is reproducible from its samples) and return the
+ * central `level` interval of the resampled ratios.
+ */
+export function ratioInterval(values, base, level = 0.9, resamples = 2000) {
+  let seed = 0x2545f491;
+  const random = () => {
+    // mulberry32
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  const resample = (v) => v.map(() => v[Math.floor(random() * v.length)]);
+  const ratios = [];
+  for (let i = 0; i < resamples; i++) ratios.push(median(resample(values)) / median(resample(base)));
+  return [quantile(ratios, (1 - level) / 2), quantile(ratios, (1 + level) / 2)];
 }
