@@ -121,7 +121,7 @@ function benchCheckout() {
     printTable(`(b) srun true as a further step of job ${jobid}`, b, 'step in allocation, no plugin');
   } finally {
     if (jobid) c.cancel(jobid);
-    c.sh(['down', '--dir', dir]);
+    c.sh(['down', '--dir', dir, '--rm']);
   }
 }
 
@@ -159,9 +159,8 @@ async function benchAgainst(rev) {
     baseline = checkoutBaseline(repo, rev);
     await checkpoint();
     // Both cluster directories sit directly in /tmp, where the current scripts/testcluster looks for
-    // clusters of older copies before it removes a user. The baseline's cluster comes up first: the
-    // current one leaves out its Prolog (a test fixture that costs every new job a fork) when the
-    // baseline's has none, so that both run the same Slurm setup.
+    // clusters of older copies before it removes a user. The baseline's cluster comes up first (the
+    // current one has no Prolog unless a test asks for it, `up --prolog`: both run the same setup).
     // Every timed command of both goes through this checkout's `testcluster as` (a bash script that
     // grew: its start-up alone differs by about a millisecond); it does on both what the baseline's
     // own did, runuser with the same clean environment.
@@ -169,7 +168,7 @@ async function benchAgainst(rev) {
     old.sh(['up', '--dir', old.dir]);
     const oldConf = readFileSync(old.slurmConf, 'utf8');
     cur = cluster(repo, mkdtempSync('/tmp/krb5bridge-bench-'), 'current');
-    cur.sh(['up', '--dir', cur.dir, ...(/^Prolog=/m.test(oldConf) ? [] : ['--no-prolog'])]);
+    cur.sh(['up', '--dir', cur.dir]);
     // The current cluster's adduser first: it registers the user (its `down` removes it once no live
     // cluster uses it); the baseline's adduser then finds the user there.
     cur.addUser();

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { Cluster, User, clusterForFile, waitFor } from '../lib/cluster';
 import { krb5bridgeLines, parseWait, waitScript } from './jobreport';
 
-const cluster = clusterForFile();
+const cluster = clusterForFile({ prolog: true });
 let c: Cluster;
 let u: User;
 const tag = `${process.pid}.${Date.now()}`;

@@ -39,6 +39,8 @@ export interface UpOptions {
   pluginArgs?: string[];
   /** 2 = a second realm with its own KDC (`--realms 2`); its users: adduser(name, { realm: 2 }). */
   realms?: 1 | 2;
+  /** true = slurm.conf's Prolog runs DIR/prolog.local (`--prolog`; Cluster.prolog() writes it). */
+  prolog?: boolean;
   /** Lines of DIR/krb5bridge.conf, replacing the defaults (`--conf K=V`). */
   conf?: Record<string, string | number>;
   /** true = the store and keeper serve Prometheus metrics (`--metrics`; env TC_STORE_METRICS, TC_KEEPER_METRICS). */
@@ -253,7 +255,8 @@ export class Cluster {
   }
 
   /**
-   * Put a Prolog (shell script body) in DIR/prolog.local: slurmd runs it as root at job start,
+   * Put a Prolog (shell script body) in DIR/prolog.local: slurmd runs it as root at job start
+   * (the cluster must be up with `prolog: true`),
    * with the cluster's DIR in $TC_DIR. undefined removes it.
    */
   prolog(body: string | undefined): void {
@@ -328,6 +331,7 @@ export function up(opts: UpOptions = {}): Cluster {
   if (opts.only !== undefined) args.push('--only', opts.only);
   for (const kv of opts.pluginArgs ?? []) args.push('--plugin-arg', kv);
   if (opts.realms !== undefined) args.push('--realms', String(opts.realms));
+  if (opts.prolog) args.push('--prolog');
   for (const [k, v] of Object.entries(opts.conf ?? {})) args.push('--conf', `${k}=${v}`);
   if (opts.metrics) args.push('--metrics');
   if (opts.installed !== undefined) args.push('--installed', opts.installed);
