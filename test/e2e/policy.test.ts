@@ -75,10 +75,6 @@ beforeAll(async () => {
   await waitFor(() => fs.existsSync(join(c.nodeState, 'jobs', job)), 15_000, `job ${job} to get its ccache`);
 });
 
-afterAll(() => {
-  if (job) c.root(['scancel', job]);
-});
-
 test('the node running a job of the user gets the credential (one squeue for many fetches)', async () => {
   const mark = auditMark();
   const r = await rootRequest({ op: 'fetch', uid: alice.uid, job });
