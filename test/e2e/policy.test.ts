@@ -79,7 +79,7 @@ afterAll(() => {
   if (job) c.root(['scancel', job]);
 });
 
-test('the node running a job of the user gets the credential (one squeue for many fetches)', async () => {
+test('the node running a job of the user gets the credential (slurmctld asked through libslurm)', async () => {
   const mark = auditMark();
   const r = await rootRequest({ op: 'fetch', uid: alice.uid, job });
   expect(r).toMatchObject({ ok: true, uid: alice.uid, principal: `${alice.name}@${c.realm}` });

@@ -52,7 +52,7 @@ export interface Config {
   audit_log: string | undefined;
   /** Store: release a credential only to a node running a job of its user (default yes). */
   job_bound: 'yes' | 'no';
-  /** Store: slurm.conf for its squeue/sinfo job checks; undefined = SLURM_CONF, else Slurm's default. */
+  /** Store: the slurm.conf libslurm reads for the job check; undefined = SLURM_CONF, else /etc/slurm/slurm.conf. */
   slurm_conf: string | undefined;
   /** Store and keeper: give up one KDC renewal exchange after this long (a hung KDC). */
   kdc_timeout: number;

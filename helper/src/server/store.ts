@@ -77,6 +77,8 @@ export async function build(opts: StoreOptions): Promise<Store> {
   const log = opts.log ?? ((line: string) => process.stderr.write(`${new Date().toISOString()} krb5bridge: ${line}\n`));
   parseAddress(opts.listen, '--listen');
   const keyFile = opts.keyFile ?? DEFAULT_KEY_FILE;
+  // Checked first: a job check without a slurm.conf stops the start (E_CONFIG), not the first fetch.
+  const jobs = opts.jobCheck ? new JobChecker(opts.jobCheck) : undefined;
   const { records, codec } = await openRecords({ storage: opts.storage ?? 'dir', stateDir: opts.stateDir, keyFile, log, validate: validateLoaded });
   log(`loaded ${records.list().length} credential(s) from the ${records.description}`);
   let krb5: Krb5Acceptor | undefined;
@@ -84,11 +86,11 @@ export async function build(opts: StoreOptions): Promise<Store> {
     // Opened now: a missing or unsafe keytab stops the start with E_CONFIG, not the first client.
     krb5 = opts.krb5 ? new Krb5Acceptor(opts.krb5.principal, opts.krb5.keytab) : undefined;
   } catch (e) {
+    jobs?.close();
     await records.close();
     throw e;
   }
   const audit = opts.audit ?? noAudit;
-  const jobs = opts.jobCheck ? new JobChecker(opts.jobCheck) : undefined;
   const accounts = new AccountResolver();
   const groups = new GroupResolver();
   const auth = new Authorizer({
@@ -122,6 +124,7 @@ export async function build(opts: StoreOptions): Promise<Store> {
     async close() {
       await listener.close();
       krb5?.close();
+      jobs?.close();
       await records.close();
     },
   };
