@@ -8,7 +8,7 @@ import { Krb5BridgeError } from '../errors';
 import { readTrusted } from '../util/trustedpath';
 
 export interface Config {
-  /** Store address for clients, HOST:PORT. */
+  /** Store address(es) for clients: HOST:PORT, or HOST:PORT,HOST:PORT,... (tried in turn). */
   store: string;
   /** Address the store listens on, HOST:PORT. */
   listen: string;
@@ -36,6 +36,11 @@ export interface Config {
   renew_margin: number;
   /** How clients authenticate to the store: munge, or krb5 (AP-REQ/AP-REP, KRB-PRIV). */
   auth: 'munge' | 'krb5';
+  /**
+   * Compute node, the keeper's one kept connection to the store: krb5 with the host keytab
+   * (client_keytab) where one exists (auto), or munge, or krb5.
+   */
+  keeper_auth: 'auto' | 'munge' | 'krb5';
   /** krb5: the store's service principal (clients: whom they authenticate to; store: what it accepts). */
   store_principal: string | undefined;
   /** krb5, store: the keytab of store_principal; set = the store also accepts krb5 clients. */
@@ -83,6 +88,7 @@ export function defaultConfig(): Config {
     node_name: undefined,
     renew_margin: 600,
     auth: 'munge',
+    keeper_auth: 'auto',
     store_principal: undefined,
     keytab: undefined,
     client_keytab: '/etc/krb5.keytab',
@@ -98,9 +104,9 @@ export function defaultConfig(): Config {
   };
 }
 
-type Kind = 'address' | 'path' | 'seconds' | 'uid' | 'name' | 'auth' | 'principal' | 'yesno' | 'count';
+type Kind = 'address' | 'addresses' | 'path' | 'seconds' | 'uid' | 'name' | 'auth' | 'keeperauth' | 'principal' | 'yesno' | 'count';
 const KEYS: Record<keyof Config, Kind> = {
-  store: 'address',
+  store: 'addresses',
   listen: 'address',
   munge_socket: 'path',
   timeout: 'seconds',
@@ -114,6 +120,7 @@ const KEYS: Record<keyof Config, Kind> = {
   node_name: 'name',
   renew_margin: 'seconds',
   auth: 'auth',
+  keeper_auth: 'keeperauth',
   store_principal: 'principal',
   keytab: 'path',
   client_keytab: 'path',
@@ -139,6 +146,9 @@ export function parseValue(key: keyof Config, raw: string, where: string): strin
     case 'address':
       parseAddress(value, where);
       return value;
+    case 'addresses':
+      parseAddressList(value, where);
+      return value;
     case 'path':
       if (!value.startsWith('/')) throw new Krb5BridgeError('E_CONFIG', `${where}: ${key} must be an absolute path, got "${value}"`);
       return value;
@@ -151,6 +161,9 @@ export function parseValue(key: keyof Config, raw: string, where: string): strin
     }
     case 'auth':
       if (value !== 'munge' && value !== 'krb5') throw new Krb5BridgeError('E_CONFIG', `${where}: ${key} must be munge or krb5, got "${value}"`);
+      return value;
+    case 'keeperauth':
+      if (value !== 'auto' && value !== 'munge' && value !== 'krb5') throw new Krb5BridgeError('E_CONFIG', `${where}: ${key} must be auto, munge or krb5, got "${value}"`);
       return value;
     case 'yesno':
       if (value !== 'yes' && value !== 'no') throw new Krb5BridgeError('E_CONFIG', `${where}: ${key} must be yes or no, got "${value}"`);
@@ -191,6 +204,25 @@ export function parseAddress(value: string, where = 'address'): Address {
     throw new Krb5BridgeError('E_CONFIG', `${where}: expected HOST:PORT, got "${value}"`);
   }
   return { host: (m[1] ?? m[2]) as string, port };
+}
+
+/** Most stores a client tries in turn (each gets its share of the timeout). */
+export const MAX_STORES = 8;
+
+/**
+ * `store`: HOST:PORT, or several separated by commas without spaces (the C plugin copies the value
+ * into the push marker's one-word field, so it must be one word), each its own address.
+ */
+export function parseAddressList(value: string, where = 'store'): Address[] {
+  const parts = value.split(',');
+  if (parts.length > MAX_STORES) throw new Krb5BridgeError('E_CONFIG', `${where}: at most ${MAX_STORES} stores, got ${parts.length} in "${value}"`);
+  const seen = new Set<string>();
+  return parts.map((p) => {
+    if (p !== p.trim() || p === '') throw new Krb5BridgeError('E_CONFIG', `${where}: expected HOST:PORT or HOST:PORT,HOST:PORT,... without spaces, got "${value}"`);
+    if (seen.has(p)) throw new Krb5BridgeError('E_CONFIG', `${where}: ${p} is listed twice in "${value}"`);
+    seen.add(p);
+    return parseAddress(p, where);
+  });
 }
 
 /** Parse config file text. */
