@@ -58,6 +58,19 @@ export const serveCommand: CommandModule<GlobalArgs, Args> = {
       listen: config.listen,
       stateDir: config.state_dir ?? DEFAULT_STORE_STATE_DIR,
       minUid: config.min_uid,
+      storage: config.storage,
+      etcd: config.etcd_endpoints
+        ? {
+            endpoints: config.etcd_endpoints,
+            ca: config.etcd_ca,
+            cert: config.etcd_cert,
+            key: config.etcd_key,
+            prefix: config.etcd_prefix,
+            leaseTtl: config.etcd_lease_ttl,
+            // A quarter of the client's timeout: a push refused for want of quorum is said before the client gives up.
+            timeoutMs: Math.max(1000, config.timeout * 250),
+          }
+        : undefined,
       mungeSocket: config.munge_socket,
       // A keytab makes the store accept krb5 clients too (docs/internals.md, "krb5 mode").
       krb5: config.keytab ? { principal: config.store_principal ?? hostServicePrincipal('krb5bridge'), keytab: config.keytab } : undefined,
@@ -80,6 +93,8 @@ export const serveCommand: CommandModule<GlobalArgs, Args> = {
       renew: renewKrbCred,
       audit: store.audit,
       lastAttemptLead: config.kdc_timeout + 2,
+      // Several stores on etcd: only the elected one renews.
+      leadership: store.records.leadership,
     });
     renewer.start();
     logLine(`listening on ${shown} (${store.records.description}, min_uid ${config.min_uid}, munge socket ${config.munge_socket ?? 'libmunge default'}${config.keytab ? `, krb5 as ${config.store_principal ?? hostServicePrincipal('krb5bridge')} with keytab ${config.keytab}` : ''}; policy ${policy?.source ?? 'default'}, job-bound fetch ${config.job_bound}, key file ${config.key_file}, audit log ${config.audit_log ?? 'off'}; ${hardeningState()})`);

@@ -59,6 +59,19 @@ export interface Config {
   job_bound: 'yes' | 'no';
   /** Store: the slurm.conf libslurm reads for the job check; undefined = SLURM_CONF, else /etc/slurm/slurm.conf. */
   slurm_conf: string | undefined;
+  /** Store: where the records live: dir (state_dir, one store) or etcd (several stores share them). */
+  storage: 'dir' | 'etcd';
+  /** Store, storage = etcd: the members' client URLs, http(s)://HOST:PORT,... */
+  etcd_endpoints: string | undefined;
+  /** storage = etcd over https: the CA that signed the members' certificates. */
+  etcd_ca: string | undefined;
+  /** storage = etcd over https: this store's client certificate and its key (0600 root). */
+  etcd_cert: string | undefined;
+  etcd_key: string | undefined;
+  /** storage = etcd: the key prefix of this cluster's records, election and store registry. */
+  etcd_prefix: string;
+  /** storage = etcd: the TTL of the leases (the renewer's election, each store's registration). */
+  etcd_lease_ttl: number;
   /** Store and keeper: give up one KDC renewal exchange after this long (a hung KDC). */
   kdc_timeout: number;
   /** Store and keeper: KDC renewal exchanges at once. */
@@ -98,13 +111,20 @@ export function defaultConfig(): Config {
     audit_log: undefined,
     job_bound: 'yes',
     slurm_conf: undefined,
+    storage: 'dir',
+    etcd_endpoints: undefined,
+    etcd_ca: undefined,
+    etcd_cert: undefined,
+    etcd_key: undefined,
+    etcd_prefix: '/krb5bridge/',
+    etcd_lease_ttl: 10,
     kdc_timeout: 10,
     renew_concurrency: 4,
     renew_rate: 20,
   };
 }
 
-type Kind = 'address' | 'addresses' | 'path' | 'seconds' | 'uid' | 'name' | 'auth' | 'keeperauth' | 'principal' | 'yesno' | 'count';
+type Kind = 'address' | 'addresses' | 'path' | 'seconds' | 'uid' | 'name' | 'auth' | 'keeperauth' | 'storage' | 'urls' | 'prefix' | 'principal' | 'yesno' | 'count';
 const KEYS: Record<keyof Config, Kind> = {
   store: 'addresses',
   listen: 'address',
@@ -130,6 +150,13 @@ const KEYS: Record<keyof Config, Kind> = {
   audit_log: 'path',
   job_bound: 'yesno',
   slurm_conf: 'path',
+  storage: 'storage',
+  etcd_endpoints: 'urls',
+  etcd_ca: 'path',
+  etcd_cert: 'path',
+  etcd_key: 'path',
+  etcd_prefix: 'prefix',
+  etcd_lease_ttl: 'seconds',
   kdc_timeout: 'seconds',
   renew_concurrency: 'count',
   renew_rate: 'count',
@@ -164,6 +191,17 @@ export function parseValue(key: keyof Config, raw: string, where: string): strin
       return value;
     case 'keeperauth':
       if (value !== 'auto' && value !== 'munge' && value !== 'krb5') throw new Krb5BridgeError('E_CONFIG', `${where}: ${key} must be auto, munge or krb5, got "${value}"`);
+      return value;
+    case 'storage':
+      if (value !== 'dir' && value !== 'etcd') throw new Krb5BridgeError('E_CONFIG', `${where}: ${key} must be dir or etcd, got "${value}"`);
+      return value;
+    case 'urls':
+      parseEndpoints(value, where);
+      return value;
+    case 'prefix':
+      if (!/^\/([A-Za-z0-9._-]+\/)*$/.test(value) || value.length > 200) {
+        throw new Krb5BridgeError('E_CONFIG', `${where}: ${key} must be a key prefix like /krb5bridge/ or /site/krb5bridge/ (letters, digits, . _ -, ending in /), got "${value}"`);
+      }
       return value;
     case 'yesno':
       if (value !== 'yes' && value !== 'no') throw new Krb5BridgeError('E_CONFIG', `${where}: ${key} must be yes or no, got "${value}"`);
@@ -223,6 +261,20 @@ export function parseAddressList(value: string, where = 'store'): Address[] {
     seen.add(p);
     return parseAddress(p, where);
   });
+}
+
+/** etcd_endpoints: http(s)://HOST:PORT, comma-separated, all of one scheme (TLS for all or none). */
+export function parseEndpoints(value: string, where = 'etcd_endpoints'): { urls: string[]; tls: boolean } {
+  const urls = value.split(',');
+  const schemes = new Set<string>();
+  for (const u of urls) {
+    const m = /^(https?):\/\/((?:\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5})$/.exec(u);
+    if (!m) throw new Krb5BridgeError('E_CONFIG', `${where}: expected http(s)://HOST:PORT, comma-separated without spaces, got "${u}"`);
+    parseAddress(m[2]!, where);
+    schemes.add(m[1]!);
+  }
+  if (schemes.size > 1) throw new Krb5BridgeError('E_CONFIG', `${where}: mixes http:// and https:// ("${value}"); use TLS for every member or none`);
+  return { urls, tls: schemes.has('https') };
 }
 
 /** Parse config file text. */

@@ -15,7 +15,7 @@ import { hostResolver } from '../policy/hostresolve';
 import { JobCheckOptions, JobChecker } from '../policy/jobcheck';
 import type { RecordCodec } from '../records/codec';
 import { DEFAULT_KEY_FILE } from '../records/keyfile';
-import { openRecords } from '../records/open';
+import { EtcdSettings, openRecords } from '../records/open';
 import { RotateResult, rotateKey } from '../records/rotate';
 import type { RecordStore } from '../records/types';
 import { Service } from '../service';
@@ -31,6 +31,8 @@ export interface StoreOptions {
   stateDir: string;
   /** The storage backend (records/open.ts); default dir. */
   storage?: string;
+  /** storage = etcd: the cluster. */
+  etcd?: EtcdSettings | undefined;
   minUid: number;
   mungeSocket?: string | undefined;
   /** krb5 mode: the store's service principal and its keytab; both set = krb5 clients accepted too. */
@@ -79,7 +81,7 @@ export async function build(opts: StoreOptions): Promise<Store> {
   const keyFile = opts.keyFile ?? DEFAULT_KEY_FILE;
   // Checked first: a job check without a slurm.conf stops the start (E_CONFIG), not the first fetch.
   const jobs = opts.jobCheck ? new JobChecker(opts.jobCheck) : undefined;
-  const { records, codec } = await openRecords({ storage: opts.storage ?? 'dir', stateDir: opts.stateDir, keyFile, log, validate: validateLoaded });
+  const { records, codec } = await openRecords({ storage: opts.storage ?? 'dir', stateDir: opts.stateDir, etcd: opts.etcd, keyFile, log, validate: validateLoaded });
   log(`loaded ${records.list().length} credential(s) from the ${records.description}`);
   let krb5: Krb5Acceptor | undefined;
   try {
