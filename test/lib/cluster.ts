@@ -37,6 +37,12 @@ export interface UpOptions {
   keeper?: boolean;
   only?: 'kdc' | 'kdc,munge';
   pluginArgs?: string[];
+  /** `--nodes N`: N compute nodes node1..nodeN, each in namespaces of its own (scripts/testcluster-nodes.bash). */
+  nodes?: number;
+  /** `--etcd M`: the store on an etcd cluster of M members; `--stores K`: K stores sharing it. */
+  etcd?: number;
+  stores?: number;
+  auth?: 'munge' | 'krb5';
 }
 
 export interface User {
@@ -129,6 +135,44 @@ export class Cluster {
     this.helper = [need('TC_NODE'), need('TC_HELPER')];
   }
 
+  /** Compute nodes: ['localhost'] for the one-node cluster, ['node1', ..., 'nodeN'] with `nodes: N`. */
+  get nodes(): string[] {
+    const n = Number(this.env.TC_NODES ?? '1');
+    return n > 1 ? Array.from({ length: n }, (_, i) => `node${i + 1}`) : ['localhost'];
+  }
+
+  /** Node NAME's own view of a path under its /tmp, /run, or job records, as root sees it from here. */
+  nodePath(node: string, path: string): string {
+    if (node === 'localhost') return path;
+    const d = path.startsWith('/tmp/') ? 'tmp' : path.startsWith('/run/') ? 'run' : undefined;
+    if (d) return `${this.dir}/nodes/${node}/${d}/${path.slice(d.length + 2)}`;
+    if (path.startsWith(`${this.nodeState}/`)) return `${this.dir}/nodes/${node}/node/${path.slice(this.nodeState.length + 1)}`;
+    return path;
+  }
+
+  /** Run cmd on NODE (as root, or `as` a user) with `testcluster on`; never throws on a non-zero exit. */
+  on(node: string, cmd: string[], opts: RunOptions & { as?: string } = {}): RunResult {
+    const extra = [...(opts.as ? ['--as', opts.as] : []), ...(opts.cwd !== undefined ? ['--cwd', opts.cwd] : [])];
+    return run(TESTCLUSTER, ['on', node, '--dir', this.dir, ...extra, '--', ...cmd], { ...opts, cwd: undefined });
+  }
+
+  /** Stop (or kill) etcd member N; etcdStart(N) resumes it with its data. */
+  etcdStop(member: number, signal: 'TERM' | 'KILL' = 'TERM'): void {
+    tc(['etcd-stop', '--member', String(member), '--dir', this.dir, '--signal', signal]);
+  }
+
+  etcdStart(member: number): void {
+    tc(['etcd-start', '--member', String(member), '--dir', this.dir], { timeoutMs: 60_000 });
+  }
+
+  keeperStop(node?: string, signal: 'TERM' | 'KILL' = 'TERM'): void {
+    tc(['keeper-stop', '--dir', this.dir, '--signal', signal, ...(node ? ['--node', node] : [])]);
+  }
+
+  keeperStart(node?: string): void {
+    tc(['keeper-start', '--dir', this.dir, ...(node ? ['--node', node] : [])]);
+  }
+
   /** Create (idempotently) unix user + principal NAME@REALM + keytab. */
   adduser(name: string): User {
     tc(['adduser', name, '--dir', this.dir]);
@@ -165,12 +209,13 @@ export class Cluster {
     tc(args);
   }
 
-  storeStop(signal: 'TERM' | 'KILL' = 'TERM'): void {
-    tc(['store-stop', '--dir', this.dir, '--signal', signal]);
+  /** Stop (or kill) the store, or store K of `stores: K`. */
+  storeStop(signal: 'TERM' | 'KILL' = 'TERM', store = 1): void {
+    tc(['store-stop', '--dir', this.dir, '--signal', signal, ...(store > 1 ? ['--store', String(store)] : [])]);
   }
 
-  storeStart(): void {
-    tc(['store-start', '--dir', this.dir]);
+  storeStart(store = 1): void {
+    tc(['store-start', '--dir', this.dir, ...(store > 1 ? ['--store', String(store)] : [])]);
   }
 
   /** Daemon name -> pid (undefined when stopped). */
@@ -211,8 +256,8 @@ export class Cluster {
    * "idle+drain", ... sinfo's %T was seen to say "mixed" for a while after scontrol said IDLE with
    * no CPU allocated, so it is not used here. A drained node never reads plain "idle".
    */
-  slurmNodeState(): string {
-    const r = this.root(['scontrol', '-o', 'show', 'node', 'localhost']);
+  slurmNodeState(node = 'localhost'): string {
+    const r = this.root(['scontrol', '-o', 'show', 'node', node]);
     return (/\bState=(\S+)/.exec(r.stdout)?.[1] ?? `unknown (${r.stderr.trim()})`).toLowerCase();
   }
 
@@ -234,6 +279,10 @@ export function up(opts: UpOptions = {}): Cluster {
   if (opts.keeper === false) args.push('--no-keeper');
   if (opts.only !== undefined) args.push('--only', opts.only);
   for (const kv of opts.pluginArgs ?? []) args.push('--plugin-arg', kv);
+  if (opts.nodes !== undefined) args.push('--nodes', String(opts.nodes));
+  if (opts.etcd !== undefined) args.push('--etcd', String(opts.etcd));
+  if (opts.stores !== undefined) args.push('--stores', String(opts.stores));
+  if (opts.auth !== undefined) args.push('--auth', opts.auth);
   const dir = tc(args).stdout.trim();
   if (!dir.startsWith('/')) throw new Error(`scripts/testcluster up printed "${dir}", expected a directory`);
   return new Cluster(dir);
@@ -281,12 +330,14 @@ export function clusterForFile(opts: UpOptions = {}): { get(): Cluster } {
       // Jobs a file left running are cancelled; their epilogs (destroy) may still run: wait for the
       // node to settle, then it must be idle. A drained node ("idle+drain", ...) fails here.
       cluster.root(['scancel', '--partition', 'debug']);
-      await waitFor(() => !/(completing|allocated|mixed)/.test(cluster.slurmNodeState()), 60_000, 'the node to finish its jobs').catch(() => undefined);
-      expect(cluster.slurmNodeState()).toBe('idle');
+      for (const node of cluster.nodes) {
+        await waitFor(() => !/(completing|allocated|mixed)/.test(cluster.slurmNodeState(node)), 60_000, `${node} to finish its jobs`).catch(() => undefined);
+        expect(`${node} ${cluster.slurmNodeState(node)}`).toBe(`${node} idle`);
+      }
     } finally {
       cluster.down({ rm: true });
     }
-  }, 90_000);
+  }, 120_000);
   return {
     get(): Cluster {
       if (!c) throw new Error('the test cluster is not up');

@@ -148,7 +148,7 @@ export class JobChecker {
     const keys = [peer.hostName?.toLowerCase().replace(/\.$/, ''), peer.addr ? normaliseAddr(peer.addr) : undefined].filter((k): k is string => !!k);
     for (const force of [false, true]) {
       const table = await this.nodesByAddr(force);
-      const known = keys.flatMap((k) => [...(table.get(k) ?? [])]);
+      const known = [...new Set(keys.flatMap((k) => [...(table.get(k) ?? [])]))];
       const hit = known.find((n) => info.nodes.has(n));
       if (hit) return hit;
       if (known.length > 0) {
