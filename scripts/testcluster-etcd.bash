@@ -28,6 +28,7 @@ etcd_setup() {
 }
 
 # Start member N (1-based); a member keeps its data directory across stops (etcd-start resumes it).
+# --pre-vote: a member coming back does not depose the leader (no needless election, no write stall).
 etcd_start_member() {
   local n=$1 cport pport state=new
   cport=$(echo "$ETCD_CLIENT_PORTS" | cut -d' ' -f"$n")
@@ -39,7 +40,7 @@ etcd_start_member() {
     --initial-cluster "$ETCD_INITIAL" --initial-cluster-state "$state" \
     --initial-cluster-token "tc-${REALM,,}" \
     --auto-compaction-mode periodic --auto-compaction-retention "$ETCD_COMPACTION_RETENTION" \
-    --heartbeat-interval 100 --election-timeout 1000 --logger zap --log-outputs stderr
+    --heartbeat-interval 100 --election-timeout 1000 --pre-vote --logger zap --log-outputs stderr
 }
 
 etcd_healthy() { ETCDCTL_API=3 etcdctl --endpoints "$ETCD_ENDPOINTS" --command-timeout=2s endpoint health >/dev/null 2>&1; }

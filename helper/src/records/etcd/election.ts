@@ -20,6 +20,8 @@ export class EtcdElection implements Leadership {
   private lastAlive = 0;
   private closed = false;
   private retry: NodeJS.Timeout | undefined;
+  /** A failing campaign is said once, until this store stands (or is elected) again. */
+  private said = false;
 
   constructor(
     private readonly ns: Namespace | Etcd3,
@@ -39,6 +41,7 @@ export class EtcdElection implements Leadership {
     c.on('elected', () => {
       if (this.campaign !== c) return;
       this.elected = true;
+      this.said = false;
       // Elected means our key and its lease exist at etcd now.
       this.lastAlive = Math.max(this.lastAlive, Date.now());
       this.log(`renewer: this store (${this.me}) is elected and renews the stored tickets (etcd lease TTL ${this.ttlSeconds} s)`);
@@ -50,7 +53,8 @@ export class EtcdElection implements Leadership {
       this.campaign = undefined;
       void c.resign().catch(() => undefined);
       if (!this.closed) {
-        this.log(`renewer: ${was ? 'this store stopped renewing' : 'this store cannot stand for the renewer'}: ${e.message}; another store renews meanwhile; standing again in 1 s`);
+        if (was || !this.said) this.log(`renewer: ${was ? 'this store stopped renewing' : 'this store cannot stand for the renewer'}: ${e.message}; another store renews meanwhile; standing again every second`);
+        this.said = true;
         this.retry = setTimeout(() => this.start(), 1_000);
         this.retry.unref();
       }

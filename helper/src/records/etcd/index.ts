@@ -47,6 +47,10 @@ export interface EtcdOptions extends EtcdConnection {
 }
 
 const UID_KEY = /^creds\/(\d{1,10})$/;
+/** Successes in a row (probes, writes) before a store that was read-only says it takes writes again. */
+const HEALTHY_AFTER = 3;
+/** Stores of this process (tests run several): each registers and stands under a name of its own. */
+let instances = 0;
 
 
 export class EtcdRecordStore extends ViewStore {
@@ -65,6 +69,7 @@ export class EtcdRecordStore extends ViewStore {
   private readonly unopened = new Map<number, { text: string; rev: number; why: string }>();
   private watcher: Watcher | undefined;
   private problem: { problem: string; since: number } | undefined;
+  private okStreak = 0;
   private timers: NodeJS.Timeout[] = [];
   private keyFileMtime = 0;
   private closed = false;
@@ -74,7 +79,8 @@ export class EtcdRecordStore extends ViewStore {
     this.description = `etcd (${o.endpoints.split(',').length} member(s), prefix ${o.prefix})`;
     this.client = connectEtcd(o);
     this.ns = this.client.namespace(o.prefix);
-    const me = `${hostname()}:${process.pid}`;
+    const n = ++instances;
+    const me = `${hostname()}:${process.pid}${n > 1 ? `#${n}` : ''}`;
     this.registry = new StoreRegistry(this.ns, o.leaseTtl, me, o.log);
     this.election = new EtcdElection(this.ns, o.leaseTtl, me, o.log);
     this.leadership = this.election;
@@ -302,13 +308,16 @@ export class EtcdRecordStore extends ViewStore {
   }
 
   private unhealthy(cause: string): void {
+    this.okStreak = 0;
     if (this.problem) return;
     this.problem = { problem: `E_STORAGE: ${this.description} takes no writes: ${cause}`, since: Math.floor(Date.now() / 1000) };
     this.o.log(`result=E_STORAGE ${this.description} takes no writes (${cause}): this store is read-only, pushes are refused, fetches are answered from memory, renewed tickets are kept in memory until etcd takes writes again`);
   }
 
+  /** A success; read-only ends after HEALTHY_AFTER in a row (members coming back flap for a while). */
   private healthy(): void {
-    if (!this.problem) return;
+    this.okStreak++;
+    if (!this.problem || this.okStreak < HEALTHY_AFTER) return;
     this.o.log(`${this.description} takes writes again (no writes since ${new Date(this.problem.since * 1000).toISOString()})`);
     this.problem = undefined;
   }
@@ -335,8 +344,8 @@ export class EtcdRecordStore extends ViewStore {
     try {
       const { added, current } = mergeKeyFile(this.o.keyFile, this.codec.keys);
       if (added.length === 0 && current === undefined) return;
-      this.o.log(`key file ${this.o.keyFile} changed: ${added.length ? `key(s) ${added.join(', ')} added` : 'no new key'}${current !== undefined ? `, key ${current} now encrypts` : ''}`);
       await this.registry.publish(this.codec.keys.all().map((k) => k.id));
+      this.o.log(`key file ${this.o.keyFile} changed: ${added.length ? `key(s) ${added.join(', ')} added` : 'no new key'}${current !== undefined ? `, key ${current} now encrypts` : ''}`);
       for (const [uid, u] of [...this.unopened]) {
         this.unopened.delete(uid);
         this.seen.delete(uid);

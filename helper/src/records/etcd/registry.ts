@@ -19,6 +19,8 @@ export class StoreRegistry {
   private closed = false;
   private retry: NodeJS.Timeout | undefined;
   private readonly since = new Date().toISOString();
+  /** A lost lease is said once, until registering works again. */
+  private said = false;
 
   constructor(
     private readonly ns: Namespace | Etcd3,
@@ -37,7 +39,8 @@ export class StoreRegistry {
         if (this.lease !== lease) return;
         this.lease = undefined;
         if (this.closed) return;
-        this.log(`store registry: the lease of ${this.me} is lost (${e.message}); registering again in 1 s`);
+        if (!this.said) this.log(`store registry: the lease of ${this.me} is lost (${e.message}); registering again every second until etcd takes it`);
+        this.said = true;
         this.retry = setTimeout(() => void this.publish(this.keys).catch(() => undefined), 1_000);
         this.retry.unref();
       });
@@ -45,6 +48,7 @@ export class StoreRegistry {
     }
     const entry: Entry = { store: this.me, keys: this.keys, since: this.since };
     await this.lease.put(`stores/${this.me}`).value(JSON.stringify(entry));
+    this.said = false;
   }
 
   /** Every registered store but this one, with its key ids. */
