@@ -7,6 +7,7 @@ import { loadPolicyFile } from '../policy/policyfile';
 import { Renewer } from '../renewer/renewer';
 import { build } from '../server/store';
 import { runUntilSignalled } from '../util/daemon';
+import { raiseOpenFileLimit } from '../util/fdlimit';
 import { hardeningState } from '../util/harden';
 import { logLine } from '../util/log';
 import { GlobalArgs, configFrom } from './common';
@@ -32,7 +33,7 @@ export const serveCommand: CommandModule<GlobalArgs, Args> = {
       .option('listen', { type: 'string', describe: 'address to listen on, HOST:PORT (config: listen)' })
       .option('state-dir', { type: 'string', describe: `where credentials persist (config: state_dir, default ${DEFAULT_STORE_STATE_DIR})` })
       .option('min-uid', { type: 'number', describe: 'lowest uid whose credentials are accepted (config: min_uid, default 1000)' })
-      .option('max-connections', { type: 'number', default: 4096, describe: 'open connections beyond this are refused' })
+      .option('max-connections', { type: 'number', default: 16384, describe: 'open connections beyond this are refused (each node keeper keeps one open: at least the number of nodes; bounded by the open-file limit)' })
       .option('renew-margin', { type: 'number', describe: 'renew each stored TGT this many seconds before it expires (config: renew_margin, default 600)' })
       .option('acl', { type: 'string', describe: 'access policy file (config: acl; default: root is node+admin, uids >= min_uid are users)' })
       .option('key-file', { type: 'string', describe: 'root-only key file for encryption at rest, created if missing (config: key_file, default /etc/krb5bridge/store.key)' })
@@ -54,6 +55,10 @@ export const serveCommand: CommandModule<GlobalArgs, Args> = {
     // Read before anything listens: a bad policy or an unsafe audit file stops the start.
     const policy = config.acl ? await loadPolicyFile(config.acl) : undefined;
     const audit = config.audit_log ? openAuditLog(config.audit_log, logLine) : undefined;
+    // A connection per node: as many open files as the system lets this process have.
+    const files = raiseOpenFileLimit();
+    const maxConnections = Math.min(args['max-connections'] ?? 16384, Math.max(64, files - 256));
+    if (maxConnections < (args['max-connections'] ?? 16384)) logLine(`at most ${maxConnections} connections: the open-file limit is ${files} (raise LimitNOFILE / ulimit -n for more nodes)`);
     const store = await build({
       listen: config.listen,
       stateDir: config.state_dir ?? DEFAULT_STORE_STATE_DIR,
@@ -74,7 +79,7 @@ export const serveCommand: CommandModule<GlobalArgs, Args> = {
       mungeSocket: config.munge_socket,
       // A keytab makes the store accept krb5 clients too (docs/internals.md, "krb5 mode").
       krb5: config.keytab ? { principal: config.store_principal ?? hostServicePrincipal('krb5bridge'), keytab: config.keytab } : undefined,
-      maxConnections: args['max-connections'],
+      maxConnections,
       log: logLine,
       keyFile: config.key_file,
       policy,
