@@ -38,15 +38,17 @@ export function settleNode(slurmConf, timeoutMs = 15_000, nodes = ['localhost'])
 
 /**
  * Run the variants in turn (A B C A B C ...) so that drift of a noisy machine hits all alike;
- * `setup(name)` prepares a variant before each of its runs (e.g. rewrites plugstack.conf) and
- * `settle()` waits for a quiet starting point; neither is timed.
+ * `settle()` waits for a quiet starting point (the previous run's job and epilog done), then
+ * `setup(name)` prepares a variant before each of its runs (e.g. rewrites plugstack.conf); neither
+ * is timed.
  */
 export function interleave(variants, runs, warmup = 2, settle = undefined) {
   const samples = Object.fromEntries(variants.map((v) => [v.name, []]));
   for (let i = 0; i < warmup + runs; i++) {
     for (const v of variants) {
-      v.setup?.();
+      // Settled first: the previous run's job ends (its epilog included) under its own plugstack.
       settle?.();
+      v.setup?.();
       const { ms } = v.run();
       if (i >= warmup) samples[v.name].push(ms);
     }
