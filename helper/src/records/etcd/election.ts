@@ -12,6 +12,7 @@
  */
 import type { Campaign, Etcd3, Namespace } from 'etcd3';
 import type { Leadership } from '../types';
+import { RetryEverySecond } from './retry';
 
 export class EtcdElection implements Leadership {
   private campaign: Campaign | undefined;
@@ -19,9 +20,7 @@ export class EtcdElection implements Leadership {
   /** When the campaign's lease was last confirmed alive by etcd (ms). */
   private lastAlive = 0;
   private closed = false;
-  private retry: NodeJS.Timeout | undefined;
-  /** A failing campaign is said once, until this store stands (or is elected) again. */
-  private said = false;
+  private readonly retry: RetryEverySecond;
 
   constructor(
     private readonly ns: Namespace | Etcd3,
@@ -29,7 +28,9 @@ export class EtcdElection implements Leadership {
     /** This store, as the other stores see the leader (host:pid). */
     private readonly me: string,
     private readonly log: (line: string) => void,
-  ) {}
+  ) {
+    this.retry = new RetryEverySecond(log);
+  }
 
   start(): void {
     if (this.closed || this.campaign) return;
@@ -41,7 +42,7 @@ export class EtcdElection implements Leadership {
     c.on('elected', () => {
       if (this.campaign !== c) return;
       this.elected = true;
-      this.said = false;
+      this.retry.worked();
       // Elected means our key and its lease exist at etcd now.
       this.lastAlive = Math.max(this.lastAlive, Date.now());
       this.log(`renewer: this store (${this.me}) is elected and renews the stored tickets (etcd lease TTL ${this.ttlSeconds} s)`);
@@ -52,12 +53,8 @@ export class EtcdElection implements Leadership {
       this.elected = false;
       this.campaign = undefined;
       void c.resign().catch(() => undefined);
-      if (!this.closed) {
-        if (was || !this.said) this.log(`renewer: ${was ? 'this store stopped renewing' : 'this store cannot stand for the renewer'}: ${e.message}; another store renews meanwhile; standing again every second`);
-        this.said = true;
-        this.retry = setTimeout(() => this.start(), 1_000);
-        this.retry.unref();
-      }
+      // Losing the lead is always said; failing to stand, once per outage.
+      this.retry.failed(`renewer: ${was ? 'this store stopped renewing' : 'this store cannot stand for the renewer'}: ${e.message}; another store renews meanwhile; standing again every second`, () => this.start(), was);
     });
   }
 
@@ -68,7 +65,7 @@ export class EtcdElection implements Leadership {
   /** Resign (the lease is revoked: another store is elected at once). */
   async close(): Promise<void> {
     this.closed = true;
-    if (this.retry) clearTimeout(this.retry);
+    this.retry.close();
     const c = this.campaign;
     this.campaign = undefined;
     this.elected = false;

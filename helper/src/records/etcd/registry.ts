@@ -6,6 +6,7 @@
  */
 import type { Etcd3, Lease, Namespace } from 'etcd3';
 import { Krb5BridgeError } from '../../errors';
+import { RetryEverySecond } from './retry';
 
 interface Entry {
   store: string;
@@ -17,17 +18,17 @@ export class StoreRegistry {
   private lease: Lease | undefined;
   private keys: number[] = [];
   private closed = false;
-  private retry: NodeJS.Timeout | undefined;
   private readonly since = new Date().toISOString();
-  /** A lost lease is said once, until registering works again. */
-  private said = false;
+  private readonly retry: RetryEverySecond;
 
   constructor(
     private readonly ns: Namespace | Etcd3,
     private readonly ttlSeconds: number,
     private readonly me: string,
-    private readonly log: (line: string) => void,
-  ) {}
+    log: (line: string) => void,
+  ) {
+    this.retry = new RetryEverySecond(log);
+  }
 
   /** (Re)publish this store's key ids; resolves when etcd has them (or rejects: retried on its own). */
   async publish(keys: number[]): Promise<void> {
@@ -38,17 +39,13 @@ export class StoreRegistry {
       lease.on('lost', (e: Error) => {
         if (this.lease !== lease) return;
         this.lease = undefined;
-        if (this.closed) return;
-        if (!this.said) this.log(`store registry: the lease of ${this.me} is lost (${e.message}); registering again every second until etcd takes it`);
-        this.said = true;
-        this.retry = setTimeout(() => void this.publish(this.keys).catch(() => undefined), 1_000);
-        this.retry.unref();
+        this.retry.failed(`store registry: the lease of ${this.me} is lost (${e.message}); registering again every second until etcd takes it`, () => void this.publish(this.keys).catch(() => undefined));
       });
       this.lease = lease;
     }
     const entry: Entry = { store: this.me, keys: this.keys, since: this.since };
     await this.lease.put(`stores/${this.me}`).value(JSON.stringify(entry));
-    this.said = false;
+    this.retry.worked();
   }
 
   /** Every registered store but this one, with its key ids. */
@@ -79,7 +76,7 @@ export class StoreRegistry {
 
   async close(): Promise<void> {
     this.closed = true;
-    if (this.retry) clearTimeout(this.retry);
+    this.retry.close();
     const lease = this.lease;
     this.lease = undefined;
     await lease?.revoke().catch(() => undefined);
