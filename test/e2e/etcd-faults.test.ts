@@ -161,12 +161,11 @@ test('the renewing store killed -9: the other is elected within two lease TTLs a
   c.kinit(u.name);
   expect(c.as(u.name, [...c.helper, 'push', '--force', '--no-marker']).code).toBe(0);
   const renewed = (f: string): number => log(f).split('\n').filter((l) => l.includes(`op=renew uid=${u.uid} `) && l.includes('result=ok')).length;
+  /** The store elected last (by the time of its log line): only one leads at a time. */
   const leaderLog = (): string | undefined => {
-    const last = (f: string): number => Math.max(-1, ...log(f).split('\n').map((l, i) => (l.includes('is elected and renews') ? i : -1)));
-    // The store elected last: only one leads at a time.
-    const s1 = last('store.log');
-    const s2 = last('store2.log');
-    return s1 < 0 && s2 < 0 ? undefined : s2 > s1 ? 'store2.log' : 'store.log';
+    const last = (f: string): number => Math.max(0, ...log(f).split('\n').filter((l) => l.includes('is elected and renews')).map((l) => Date.parse(l.slice(0, 24))));
+    const [s1, s2] = [last('store.log'), last('store2.log')];
+    return s1 === 0 && s2 === 0 ? undefined : s2 > s1 ? 'store2.log' : 'store.log';
   };
   // The leader renews the 1-minute ticket about 30 s before it expires.
   await waitFor(() => renewed('store.log') + renewed('store2.log') >= 1, 60_000, 'a first renewal', 500);
