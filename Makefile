@@ -85,3 +85,8 @@ deb: build
 
 clean:
 	rm -rf build spank/*.so spank/errors.h spank/defaults.h test/spank/*.t
+
+# The push-marker check alone (bench/keeper-bench.mjs runs it as the user).
+build/marker-bench: bench/marker-bench.c $(SPANK_LIB_SRC) $(SPANK_HDR)
+	@mkdir -p build
+	$(CC) $(CFLAGS) -std=gnu11 -Wall -Wextra -Werror -Ispank -o $@ bench/marker-bench.c $(SPANK_LIB_SRC) $(SPANK_LIBS)

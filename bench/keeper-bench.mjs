@@ -1,11 +1,15 @@
 // The node keeper on a real throwaway cluster:
-//  (a) `srun true` as the first step of a new job: no plugin / plugin with the keeper / plugin
-//      without it (keeper_socket pointed at nothing, so the plugin starts the Node helper);
+//  (a) `srun true` as the first step of a new job: no plugin / the plugin loaded but told --krb5=no /
+//      plugin with the keeper (the default: job-bound, the store asks slurmctld) / plugin without
+//      the keeper (keeper_socket pointed at nothing, so the plugin starts the Node helper); then
+//      where the plugin's milliseconds go: the push-marker check (bench/marker-bench.c), the
+//      keeper's materialise, the store's handling of the fetch and its job check (their logs), and
+//      the previous job's epilog (two jobs back to back, and the keeper's destroy);
 //  (b) a keeper's memory (RSS) tracking 0, 1, 100 and 1,000 job ccaches, and the CPU of one
 //      refresh cycle (what the keeper does every tick: scan the job records, refresh what is due).
 // Variants alternate run by run; plugstack.conf is re-read by every srun, so switching is free.
 import { spawn, spawnSync } from 'node:child_process';
-import { chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
+import { chownSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
 import { connect } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -83,20 +87,65 @@ try {
   const plug = (args) => () => sh(['plugstack', '--dir', dir, ...args]);
 
   console.log(`keeper benchmark: ${runs} runs per variant after 2 warm-up runs, variants interleaved`);
+  const srun = (extra = []) => () => timeCommand(as(['srun', '-N1', ...extra, 'true']));
+  const storeMark = readFileSync(join(dir, 'log', 'store.log'), 'utf8').length;
   const a = interleave(
     [
-      { name: 'new job, no plugin', setup: plug(['--off']), run: () => timeCommand(as(['srun', '-N1', 'true'])) },
-      { name: 'new job, plugin + keeper', setup: plug([]), run: () => timeCommand(as(['srun', '-N1', 'true'])) },
-      { name: 'new job, plugin, no keeper (Node helper)', setup: plug(['--plugin-arg', 'keeper_socket=/nonexistent/keeper.sock']), run: () => timeCommand(as(['srun', '-N1', 'true'])) },
+      { name: 'new job, no plugin', setup: plug(['--off']), run: srun() },
+      { name: 'new job, plugin loaded, --krb5=no', setup: plug([]), run: srun(['--krb5=no']) },
+      { name: 'new job, plugin + keeper', setup: plug([]), run: srun() },
+      { name: 'new job, plugin, no keeper (Node helper)', setup: plug(['--plugin-arg', 'keeper_socket=/nonexistent/keeper.sock']), run: srun() },
     ],
     runs,
     2,
     () => settleNode(join(dir, 'slurm.conf')),
   );
-  printTable('(a) srun -N1 true: the first step of a new job on the node', a, 'new job, no plugin');
+  printTable('(a) srun -N1 true: the first step of a new job on the node (job check on)', a, 'new job, no plugin');
+
+  // Where the milliseconds go, from the parts' own measurements in this run.
   const keeperLog = readFileSync(join(dir, 'log', 'keeper.log'), 'utf8');
   const served = [...keeperLog.matchAll(/materialise \d+ \d+ \d+ -> ok .* \((\d+) ms\)/g)].map((m) => Number(m[1]));
-  console.log(`  keeper's own time per materialise (its log): median ${median(served)} ms over ${served.length}`);
+  const destroyed = [...keeperLog.matchAll(/destroy \d+ \d+ -> ok .* \((\d+) ms\)/g)].map((m) => Number(m[1]));
+  const fetches = readFileSync(join(dir, 'log', 'store.log'), 'utf8').slice(storeMark).split('\n').filter((l) => l.includes('op=fetch') && l.includes('result=ok'));
+  const storeMs = fetches.map((l) => Number(/ ms=([\d.]+)/.exec(l)?.[1] ?? NaN)).filter((x) => !Number.isNaN(x));
+  const checkMs = fetches.map((l) => Number(/ jobcheck_ms=([\d.]+)/.exec(l)?.[1] ?? NaN)).filter((x) => !Number.isNaN(x));
+  // Built here, run as the user from the cluster's directory (a checkout under /root is closed to users).
+  spawnSync('make', ['-s', 'build/marker-bench'], { cwd: repo, stdio: 'inherit' });
+  copyFileSync(join(repo, 'build/marker-bench'), join(dir, 'marker-bench'));
+  chmodSync(join(dir, 'marker-bench'), 0o755);
+  const marker = spawnSync(tc, ['as', user, '--dir', dir, '--', join(dir, 'marker-bench'), readFileSync(join(dir, 'env'), 'utf8').match(/TC_STORE=(\S+)/)[1], join(dir, 'markers'), '500'], { encoding: 'utf8' });
+  const markerUs = Number(marker.stdout.trim());
+  const m = (name) => median(a[name]);
+  const total = m('new job, plugin + keeper') - m('new job, no plugin');
+  const idle = m('new job, plugin loaded, --krb5=no') - m('new job, no plugin');
+  const keeper = median(served);
+  const line = (what, ms) => console.log(`  ${what.padEnd(64)} ${ms.toFixed(2).padStart(7)} ms`);
+  console.log(`\n  where the plugin's +${total.toFixed(1)} ms go (medians of this run):`);
+  line('push-marker check in srun (C: libkrb5 reads the TGT, the marker file)', markerUs / 1000);
+  line('plugin loaded in srun and slurmstepd, hooks doing nothing (--krb5=no)', idle);
+  line('keeper materialise (its log: socket to answer)', keeper);
+  line('  of it, the store handling the fetch (its log, ms=)', median(storeMs));
+  line('    of it, the job check: slurm_load_job in-process (jobcheck_ms=)', median(checkMs));
+  line('  of it, the keeper itself (round trip, KRB-CRED, ccache and record)', keeper - median(storeMs));
+  line('the rest: plugin asking the keeper, checks, KRB5CCNAME', total - idle - keeper - markerUs / 1000);
+  line("the previous job's epilog: the keeper's destroy (its log)", median(destroyed));
+  console.log(`  (${served.length} materialise, ${fetches.length} store fetches, ${destroyed.length} destroys in the logs)`);
+
+  // The previous job's epilog: a new job right after another (no wait for the node to settle).
+  const backToBack = (extra) => () => {
+    timeCommand(as(['srun', '-N1', ...extra, 'true']));
+    return timeCommand(as(['srun', '-N1', ...extra, 'true']));
+  };
+  const e = interleave(
+    [
+      { name: 'job right after a job, no plugin', setup: plug(['--off']), run: backToBack([]) },
+      { name: 'job right after a job, plugin + keeper', setup: plug([]), run: backToBack([]) },
+    ],
+    runs,
+    2,
+    () => settleNode(join(dir, 'slurm.conf')),
+  );
+  printTable("(a') srun -N1 true right after the previous job (its epilog may still run)", e, 'job right after a job, no plugin');
 
   const uid = Number(spawnSync('id', ['-u', user], { encoding: 'utf8' }).stdout.trim());
   const gid = Number(spawnSync('id', ['-g', user], { encoding: 'utf8' }).stdout.trim());

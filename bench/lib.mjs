@@ -25,11 +25,12 @@ export const median = (v) => quantile(v, 0.5);
  * previous variant's job end (e.g. a destroy that starts Node) would otherwise be charged to the
  * next variant's run.
  */
-export function settleNode(slurmConf, timeoutMs = 15_000) {
+export function settleNode(slurmConf, timeoutMs = 15_000, nodes = ['localhost']) {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const r = spawnSync('scontrol', ['-o', 'show', 'node', 'localhost'], { encoding: 'utf8', env: { ...process.env, SLURM_CONF: slurmConf } });
-    if (/\bState=IDLE\s/.test(r.stdout) && /\bCPUAlloc=0\b/.test(r.stdout)) return;
+    const r = spawnSync('scontrol', ['-o', 'show', 'node', nodes.join(',')], { encoding: 'utf8', env: { ...process.env, SLURM_CONF: slurmConf } });
+    const lines = r.stdout.split('\n').filter((l) => l.startsWith('NodeName='));
+    if (lines.length === nodes.length && lines.every((l) => /\bState=IDLE\s/.test(l) && /\bCPUAlloc=0\b/.test(l))) return;
     if (Date.now() > deadline) throw new Error(`the node did not become idle: ${r.stdout}${r.stderr}`);
     spawnSync('sleep', ['0.02']);
   }
@@ -37,15 +38,17 @@ export function settleNode(slurmConf, timeoutMs = 15_000) {
 
 /**
  * Run the variants in turn (A B C A B C ...) so that drift of a noisy machine hits all alike;
- * `setup(name)` prepares a variant before each of its runs (e.g. rewrites plugstack.conf) and
- * `settle()` waits for a quiet starting point; neither is timed.
+ * `settle()` waits for a quiet starting point (the previous run's job and epilog done), then
+ * `setup(name)` prepares a variant before each of its runs (e.g. rewrites plugstack.conf); neither
+ * is timed.
  */
 export function interleave(variants, runs, warmup = 2, settle = undefined) {
   const samples = Object.fromEntries(variants.map((v) => [v.name, []]));
   for (let i = 0; i < warmup + runs; i++) {
     for (const v of variants) {
-      v.setup?.();
+      // Settled first: the previous run's job ends (its epilog included) under its own plugstack.
       settle?.();
+      v.setup?.();
       const { ms } = v.run();
       if (i >= warmup) samples[v.name].push(ms);
     }

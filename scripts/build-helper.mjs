@@ -1,11 +1,11 @@
 // Bundle the helper into ES modules so that it starts as fast as Node allows: one entry file to
-// read and compile, no module resolution at run time except koffi (native, external) and the
-// chunks esbuild splits off. Code that only `krb5bridge gateway` loads (fastify and the gateway,
+// read and compile, no module resolution at run time except koffi (native, external), etcd3 (loaded
+// only by a store with storage = etcd, see below) and the chunks esbuild splits off. Code that only `krb5bridge gateway` loads (fastify and the gateway,
 // imported dynamically) goes into build/chunks/ and is never read by the other verbs, whose
 // start-up time the plugin pays on every job step that runs the helper. The entry point is a
 // small CommonJS file beside them (build/krb5bridge.cjs), see below.
 import { build } from 'esbuild';
-import { chmodSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 
 mkdirSync('build', { recursive: true });
 rmSync('build/chunks', { recursive: true, force: true });
@@ -19,12 +19,36 @@ await build({
   platform: 'node',
   target: 'node20',
   format: 'esm',
-  external: ['koffi'],
+  external: ['koffi', 'etcd3'],
   // koffi is CommonJS: give each module a require() so esbuild's interop can load it.
   banner: { js: "import { createRequire as __krb5bridgeCreateRequire } from 'node:module';\nconst require = __krb5bridgeCreateRequire(import.meta.url);" },
   legalComments: 'none',
   logLevel: 'warning',
 });
+
+// etcd3 (the etcd v3 client) with its gRPC and protobuf dependencies as one CommonJS file in a
+// package of its own, build/etcd3/, which scripts/install copies to node_modules/etcd3 beside the
+// bundle: one file instead of ~60 packages. It reads its .proto files at run time from
+// `<its lib dir>/../proto`, so they sit in build/etcd3/proto as in the npm package.
+const etcd3 = JSON.parse(readFileSync('node_modules/etcd3/package.json', 'utf8'));
+rmSync('build/etcd3', { recursive: true, force: true });
+await build({
+  entryPoints: ['node_modules/etcd3/lib/index.js'],
+  outfile: 'build/etcd3/lib/index.cjs',
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'cjs',
+  legalComments: 'eof',
+  logLevel: 'warning',
+});
+cpSync('node_modules/etcd3/proto', 'build/etcd3/proto', { recursive: true });
+cpSync('node_modules/etcd3/LICENSE', 'build/etcd3/LICENSE');
+writeFileSync(
+  'build/etcd3/package.json',
+  JSON.stringify({ name: 'etcd3', version: etcd3.version, license: etcd3.license, main: 'lib/index.cjs', description: `etcd3 ${etcd3.version} and its dependencies bundled by krb5bridge's scripts/build-helper.mjs` }, null, 2) + '\n',
+);
+
 // The entry point everything runs (the plugin, the daemons, the launcher): it sizes libuv's thread
 // pool, then loads the bundle. koffi runs every asynchronous C call (a KDC exchange, munge) on that
 // pool; with libuv's default of 4 threads, four calls waiting on a hung KDC would stall every file

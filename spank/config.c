@@ -81,16 +81,32 @@ static int copy_path(char *dst, size_t len, const char *v)
     return 0;
 }
 
-/* HOST:PORT with a sane alphabet; the helper validates the details. */
+/*
+ * HOST:PORT, or several joined by commas (the stores the helper tries in turn), with a sane
+ * alphabet and no spaces (the push marker carries the value as one word); the helper validates
+ * the details.
+ */
 static int copy_address(char *dst, size_t len, const char *v)
 {
     size_t n = strlen(v);
-    const char *colon = strrchr(v, ':');
+    const char *item = v;
 
-    if (n == 0 || n >= len || colon == NULL || colon == v || colon[1] == '\0')
+    if (n == 0 || n >= len)
         return -1;
-    if (strspn(v, "0123456789abcdefABCDEFghijklmnopqrstuvwxyzGHIJKLMNOPQRSTUVWXYZ.-:[]") != n)
+    if (strspn(v, "0123456789abcdefABCDEFghijklmnopqrstuvwxyzGHIJKLMNOPQRSTUVWXYZ.-:[],") != n)
         return -1;
+    while (item != NULL) {
+        const char *end = strchr(item, ',');
+        size_t ilen = end != NULL ? (size_t)(end - item) : strlen(item);
+        const char *colon = NULL;
+
+        for (const char *p = item; p < item + ilen; p++)
+            if (*p == ':')
+                colon = p;
+        if (colon == NULL || colon == item || colon == item + ilen - 1)
+            return -1;
+        item = end != NULL ? end + 1 : NULL;
+    }
     snprintf(dst, len, "%s", v);
     return 0;
 }
@@ -171,7 +187,7 @@ static void expected(const struct key *k, char *buf, size_t len)
         snprintf(buf, len, "an absolute path without \"/../\", shorter than %zu bytes", k->size);
         break;
     case K_ADDRESS:
-        snprintf(buf, len, "HOST:PORT");
+        snprintf(buf, len, "HOST:PORT, or several joined by commas");
         break;
     case K_SECONDS:
         snprintf(buf, len, "whole seconds from %d to %d", k->min, k->max);

@@ -75,7 +75,7 @@ beforeAll(async () => {
   await waitFor(() => fs.existsSync(join(c.nodeState, 'jobs', job)), 15_000, `job ${job} to get its ccache`);
 });
 
-test('the node running a job of the user gets the credential (one squeue for many fetches)', async () => {
+test('the node running a job of the user gets the credential (slurmctld asked through libslurm)', async () => {
   const mark = auditMark();
   const r = await rootRequest({ op: 'fetch', uid: alice.uid, job });
   expect(r).toMatchObject({ ok: true, uid: alice.uid, principal: `${alice.name}@${c.realm}` });

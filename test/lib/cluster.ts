@@ -49,6 +49,12 @@ export interface UpOptions {
   installed?: string;
   /** true = also slurmrestd (JWT) and the HTTPS gateway (`--gateway`); Cluster.gateway then says where. */
   gateway?: boolean;
+  /** `--nodes N`: N compute nodes node1..nodeN, each in namespaces of its own (scripts/testcluster-nodes.bash). */
+  nodes?: number;
+  /** `--etcd M`: the store on an etcd cluster of M members; `--stores K`: K stores sharing it. */
+  etcd?: number;
+  stores?: number;
+  auth?: 'munge' | 'krb5';
 }
 
 /** Where the cluster's HTTPS gateway is (up --gateway). */
@@ -64,7 +70,22 @@ export interface GatewayInfo {
 }
 
 /** The daemons a test may stop, start, pause and resume (scripts/testcluster stop NAME ...). */
-export type Daemon = 'kdc' | 'kdc2' | 'munged' | 'slurmctld' | 'slurmd' | 'store' | 'keeper' | 'slurmrestd' | 'gateway';
+export type Daemon = 'kdc' | 'kdc2' | 'munged' | 'slurmctld' | 'slurmd' | 'store' | 'keeper' | 'etcd' | 'slurmrestd' | 'gateway';
+
+/** Which one of a daemon: NODE's keeper, slurmd or munged (`nodes: N`), store K (`stores: K`), etcd member N. */
+export interface Which {
+  node?: string;
+  store?: number;
+  member?: number;
+}
+
+function whichArgs(w: Which): string[] {
+  return [
+    ...(w.node ? ['--node', w.node] : []),
+    ...(w.store !== undefined && w.store > 1 ? ['--store', String(w.store)] : []),
+    ...(w.member !== undefined ? ['--member', String(w.member)] : []),
+  ];
+}
 
 export interface User {
   name: string;
@@ -160,6 +181,45 @@ export class Cluster {
     this.gateway = url ? { url, ca: need('KRB5BRIDGE_GATEWAY_CA'), slurmrestd: need('TC_SLURMRESTD'), config: need('TC_GATEWAY_CONF') } : undefined;
   }
 
+  /** Compute nodes: ['localhost'] for the one-node cluster, ['node1', ..., 'nodeN'] with `nodes: N`. */
+  get nodes(): string[] {
+    const n = Number(this.env.TC_NODES ?? '1');
+    return n > 1 ? Array.from({ length: n }, (_, i) => `node${i + 1}`) : ['localhost'];
+  }
+
+  /** Node NAME's own view of a path under its /tmp, /run, or job records, as root sees it from here. */
+  nodePath(node: string, path: string): string {
+    if (node === 'localhost') return path;
+    const d = path.startsWith('/tmp/') ? 'tmp' : path.startsWith('/run/') ? 'run' : undefined;
+    if (d) return `${this.dir}/nodes/${node}/${d}/${path.slice(d.length + 2)}`;
+    if (path.startsWith(`${this.nodeState}/`)) return `${this.dir}/nodes/${node}/node/${path.slice(this.nodeState.length + 1)}`;
+    return path;
+  }
+
+  /** Run cmd on NODE (as root, or `as` a user) with `testcluster on`; never throws on a non-zero exit. */
+  on(node: string, cmd: string[], opts: RunOptions & { as?: string } = {}): RunResult {
+    const extra = [...(opts.as ? ['--as', opts.as] : []), ...(opts.cwd !== undefined ? ['--cwd', opts.cwd] : [])];
+    return run(TESTCLUSTER, ['on', node, '--dir', this.dir, ...extra, '--', ...cmd], { ...opts, cwd: undefined });
+  }
+
+  /** Stop (or kill) etcd member N; etcdStart(N) resumes it with its data. */
+  etcdStop(member: number, signal: 'TERM' | 'KILL' = 'TERM'): void {
+    this.stop('etcd', signal, { member });
+  }
+
+  etcdStart(member: number): void {
+    this.start('etcd', { member });
+  }
+
+  /** Stop (or kill) the node keeper, or NODE's with `nodes: N`. */
+  keeperStop(node?: string, signal: 'TERM' | 'KILL' = 'TERM'): void {
+    this.stop('keeper', signal, { node });
+  }
+
+  keeperStart(node?: string): void {
+    this.start('keeper', { node });
+  }
+
   /** Give NAME@REALM a Kerberos password (the gateway's password login). */
   passwd(name: string, password: string): void {
     tc(['passwd', name, password, '--dir', this.dir]);
@@ -226,32 +286,33 @@ export class Cluster {
     tc(args);
   }
 
-  storeStop(signal: 'TERM' | 'KILL' = 'TERM'): void {
-    this.stop('store', signal);
+  /** Stop (or kill) the store, or store K of `stores: K`. */
+  storeStop(signal: 'TERM' | 'KILL' = 'TERM', store = 1): void {
+    this.stop('store', signal, { store });
   }
 
-  storeStart(): void {
-    this.start('store');
+  storeStart(store = 1): void {
+    this.start('store', { store });
   }
 
-  /** Stop one daemon: SIGNAL (default TERM), then KILL if it lingers. */
-  stop(name: Daemon, signal: 'TERM' | 'KILL' = 'TERM'): void {
-    tc(['stop', name, '--dir', this.dir, '--signal', signal]);
+  /** Stop one daemon: SIGNAL (default TERM), then KILL if it lingers. `which`: whose (multi-node, several stores, etcd). */
+  stop(name: Daemon, signal: 'TERM' | 'KILL' = 'TERM', which: Which = {}): void {
+    tc(['stop', name, '--dir', this.dir, '--signal', signal, ...whichArgs(which)]);
   }
 
   /** Start it again and wait until it answers (a no-op when it runs). */
-  start(name: Daemon): void {
-    tc(['start', name, '--dir', this.dir], { timeoutMs: 90_000 });
+  start(name: Daemon, which: Which = {}): void {
+    tc(['start', name, '--dir', this.dir, ...whichArgs(which)], { timeoutMs: 90_000 });
   }
 
   /** SIGSTOP it: it keeps its sockets but answers nothing (a hung daemon). */
-  pause(name: Daemon): void {
-    tc(['pause', name, '--dir', this.dir]);
+  pause(name: Daemon, which: Which = {}): void {
+    tc(['pause', name, '--dir', this.dir, ...whichArgs(which)]);
   }
 
   /** SIGCONT a paused daemon. */
-  resume(name: Daemon): void {
-    tc(['resume', name, '--dir', this.dir]);
+  resume(name: Daemon, which: Which = {}): void {
+    tc(['resume', name, '--dir', this.dir, ...whichArgs(which)]);
   }
 
   /**
@@ -307,8 +368,8 @@ export class Cluster {
    * "idle+drain", ... sinfo's %T was seen to say "mixed" for a while after scontrol said IDLE with
    * no CPU allocated, so it is not used here. A drained node never reads plain "idle".
    */
-  slurmNodeState(): string {
-    const r = this.root(['scontrol', '-o', 'show', 'node', 'localhost']);
+  slurmNodeState(node = 'localhost'): string {
+    const r = this.root(['scontrol', '-o', 'show', 'node', node]);
     return (/\bState=(\S+)/.exec(r.stdout)?.[1] ?? `unknown (${r.stderr.trim()})`).toLowerCase();
   }
 
@@ -336,6 +397,10 @@ export function up(opts: UpOptions = {}): Cluster {
   if (opts.metrics) args.push('--metrics');
   if (opts.installed !== undefined) args.push('--installed', opts.installed);
   if (opts.gateway) args.push('--gateway');
+  if (opts.nodes !== undefined) args.push('--nodes', String(opts.nodes));
+  if (opts.etcd !== undefined) args.push('--etcd', String(opts.etcd));
+  if (opts.stores !== undefined) args.push('--stores', String(opts.stores));
+  if (opts.auth !== undefined) args.push('--auth', opts.auth);
   const dir = tc(args).stdout.trim();
   if (!dir.startsWith('/')) throw new Error(`scripts/testcluster up printed "${dir}", expected a directory`);
   return new Cluster(dir);
@@ -383,12 +448,14 @@ export function clusterForFile(opts: UpOptions = {}): { get(): Cluster } {
       // Jobs a file left running are cancelled; their epilogs (destroy) may still run: wait for the
       // node to settle, then it must be idle. A drained node ("idle+drain", ...) fails here.
       cluster.root(['scancel', '--partition', 'debug']);
-      await waitFor(() => !/(completing|allocated|mixed)/.test(cluster.slurmNodeState()), 60_000, 'the node to finish its jobs').catch(() => undefined);
-      expect(cluster.slurmNodeState()).toBe('idle');
+      for (const node of cluster.nodes) {
+        await waitFor(() => !/(completing|allocated|mixed)/.test(cluster.slurmNodeState(node)), 60_000, `${node} to finish its jobs`).catch(() => undefined);
+        expect(`${node} ${cluster.slurmNodeState(node)}`).toBe(`${node} idle`);
+      }
     } finally {
       cluster.down({ rm: true });
     }
-  }, 90_000);
+  }, 120_000);
   return {
     get(): Cluster {
       if (!c) throw new Error('the test cluster is not up');

@@ -24,21 +24,32 @@ export interface Cluster {
    */
   helper: string;
   nodeModules: string;
+  /** With `etcd: M`: the members' client URLs (etcd_endpoints). */
+  etcdEndpoints?: string | undefined;
 }
 
-export function clusterUp(): Cluster {
+/** `etcd: M`: also an etcd cluster of M members on loopback (Cluster.etcdEndpoints). */
+export function clusterUp(opts: { etcd?: number } = {}): Cluster {
   const base = mkdtempSync('/tmp/krb5bridge-storetest-');
   chmodSync(base, 0o755);
-  const dir = execFileSync(TESTCLUSTER, ['up', '--only', 'kdc,munge', '--dir', base], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
+  const etcd = opts.etcd ? ['--etcd', String(opts.etcd)] : [];
+  const dir = execFileSync(TESTCLUSTER, ['up', '--only', 'kdc,munge', ...etcd, '--dir', base], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
   const env: Record<string, string> = {};
   for (const line of readFileSync(join(dir, 'env'), 'utf8').split('\n')) {
     const m = /^export (\w+)=(.*)$/.exec(line);
-    if (m) env[m[1]!] = m[2]!;
+    // printf %q quoting: a backslash before a character (a comma in a list) keeps it literal.
+    if (m) env[m[1]!] = m[2]!.replace(/\\(.)/g, "$1");
   }
   // The store under test runs in this process: libkrb5 must see the test realm.
   setNativeEnv('KRB5_CONFIG', env.KRB5_CONFIG!);
   const helper = env.TC_HELPER!;
-  return { dir, realm: env.TC_REALM!, mungeSocket: env.TC_MUNGE_SOCKET!, krb5Config: env.KRB5_CONFIG!, helper, nodeModules: join(dirname(helper), 'node_modules') };
+  return { dir, realm: env.TC_REALM!, mungeSocket: env.TC_MUNGE_SOCKET!, krb5Config: env.KRB5_CONFIG!, helper, nodeModules: join(dirname(helper), 'node_modules'), etcdEndpoints: env.TC_ETCD_ENDPOINTS || undefined };
+}
+
+/** Stop or kill etcd member N (testcluster etcd-stop), or start it again with its data (etcd-start). */
+export function etcdMember(c: Cluster, action: 'stop' | 'kill' | 'start', member: number): void {
+  const args = action === 'start' ? ['etcd-start'] : ['etcd-stop', '--signal', action === 'kill' ? 'KILL' : 'TERM'];
+  execFileSync(TESTCLUSTER, [...args, '--member', String(member), '--dir', c.dir], { stdio: 'ignore', timeout: 60_000 });
 }
 
 export function clusterDown(c: Cluster | undefined): void {

@@ -76,7 +76,7 @@ int main(void)
     ok(parse(&c, "policy=ignore", err, sizeof(err)) == -1, "bad policy is refused");
     is_str(err, "bad value for plugstack.conf argument policy: \"ignore\" (expected warn or fail)", "saying what policy takes");
     ok(parse(&c, "store=nocolon", err, sizeof(err)) == -1, "store without a port is refused");
-    is_str(err, "bad value for plugstack.conf argument store: \"nocolon\" (expected HOST:PORT)", "saying what store takes");
+    is_str(err, "bad value for plugstack.conf argument store: \"nocolon\" (expected HOST:PORT, or several joined by commas)", "saying what store takes");
     ok(parse(&c, "mode=", err, sizeof(err)) == -1, "empty mode is refused");
     ok(parse(&c, "timeout=0", err, sizeof(err)) == -1, "timeout=0 is refused");
     ok(parse(&c, "timeout=5s", err, sizeof(err)) == -1, "timeout=5s is refused");
@@ -85,6 +85,12 @@ int main(void)
     ok(parse(&c, "node=node", err, sizeof(err)) == -1, "relative node path is refused");
     ok(parse(&c, "helper=/a/../b", err, sizeof(err)) == -1, "helper path with /../ is refused");
     ok(parse(&c, "store=a b:1", err, sizeof(err)) == -1, "store with a space is refused");
+    ok(parse(&c, "store=s1.example:7386,10.0.0.2:7386", err, sizeof(err)) == 0
+           && strcmp(c.store, "s1.example:7386,10.0.0.2:7386") == 0, "a list of stores is taken as one word");
+    ok(parse(&c, "store=a:1,,b:2", err, sizeof(err)) == -1, "an empty store in the list is refused");
+    ok(parse(&c, "store=a:1,b", err, sizeof(err)) == -1, "a store without a port in the list is refused");
+    ok(parse(&c, "store=a:1,", err, sizeof(err)) == -1, "a trailing comma is refused");
+    ok(parse(&c, "store=a:1, b:2", err, sizeof(err)) == -1, "a space after the comma is refused");
     ok(parse(&c, "justaword", err, sizeof(err)) == -1 && strstr(err, "not key=value") != NULL,
        "an argument without = is refused");
     ok(parse(&c, "=x", err, sizeof(err)) == -1, "an empty key is refused");
@@ -122,7 +128,7 @@ int main(void)
     is_str(err, "/etc/k.conf:4: bad value for ccache_dir: \"tmp\" " PATH_WANT,
            "the line number counts every line (comment stripped, value trimmed)");
     ok(file(&c, "store = a b:1\n", err, sizeof(err)) == -1, "store with a space");
-    is_str(err, "/etc/k.conf:1: bad value for store: \"a b:1\" (expected HOST:PORT)", "says store takes HOST:PORT");
+    is_str(err, "/etc/k.conf:1: bad value for store: \"a b:1\" (expected HOST:PORT, or several joined by commas)", "says store takes HOST:PORT");
     ok(file(&c, "state_dir =\n", err, sizeof(err)) == -1, "an empty value");
     is_str(err, "/etc/k.conf:1: bad value for state_dir: \"\" " PATH_WANT, "is a bad value");
     ok(file(&c, "keeper_socket = /run/krb5bridge/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.sock\n",

@@ -1,10 +1,10 @@
 /** `krb5bridge keeper` (root, one per compute node): refreshes job ccaches, serves the plugin. */
 import { hostname } from 'node:os';
 import type { CommandModule } from 'yargs';
-import { fetchCreds } from '../client/client';
 import { DEFAULT_NODE_STATE_DIR } from '../config/config';
 import { configureRenewals, renewKrbCred } from '../krb5';
 import { checkRefreshCommand } from '../keeper/command';
+import { StoreLink } from '../keeper/storelink';
 import { build } from '../keeper/server';
 import { slurmRunner } from '../slurm/commands';
 import { runningJobs } from '../slurm/squeue';
@@ -57,6 +57,8 @@ export const keeperCommand: CommandModule<GlobalArgs, Args> = {
     // squeue by absolute path with a fixed environment (slurm_conf, else this process's SLURM_CONF).
     const squeue = slurmRunner({ slurmConf: config.slurm_conf, timeoutMs: config.timeout * 1000 });
     configureRenewals({ timeoutMs: config.kdc_timeout * 1000, concurrency: config.renew_concurrency, perSecond: config.renew_rate });
+    // One kept, authenticated connection to the store for every fetch (keeper/storelink.ts).
+    const link = new StoreLink(config, logLine);
     let metrics: ReturnType<typeof keeperMetrics> | undefined;
     const daemon = build({
       observe: (op, result, seconds) => metrics?.observe(op, result, seconds),
@@ -66,7 +68,7 @@ export const keeperCommand: CommandModule<GlobalArgs, Args> = {
       // Half the store's margin: the store renews first, the keeper then finds the fresher ticket.
       marginSeconds: Math.max(1, Math.floor(config.renew_margin / 2)),
       // The job id lets a job-bound store check that this job of uid runs on this node.
-      fetch: async (uid, job) => ({ krbcred: (await fetchCreds(config, uid, job)).krbcred }),
+      fetch: (uid, job) => link.fetch(uid, job),
       renew: renewKrbCred,
       // The store makes its last renewal kdc_timeout + 2 s before the end; the keeper asks it for
       // the result up to 2 s before (a fetch takes milliseconds; cycles come as jobs fall due).
@@ -84,9 +86,10 @@ export const keeperCommand: CommandModule<GlobalArgs, Args> = {
     const m = config.keeper_metrics_listen ? { ...(await import('../metrics/keeper')), ...(await import('../metrics/http')) } : undefined;
     if (m) metrics = m.keeperMetrics(() => daemon.keeper.stats);
     const metricsServer = m && metrics && config.keeper_metrics_listen ? await m.serveMetrics(metrics.registry, config.keeper_metrics_listen, logLine) : undefined;
-    logLine(`keeper listening on ${config.keeper_socket} (node ${node}, state ${stateDir}, ccaches ${config.ccache_dir}, store ${config.store}; ${hardeningState()})`);
+    logLine(`keeper listening on ${config.keeper_socket} (node ${node}, state ${stateDir}, ccaches ${config.ccache_dir}, store ${config.store} by ${link.describe()}; ${hardeningState()})`);
     await runUntilSignalled({ name: 'keeper', log: logLine, stopping: 'stopping; job ccaches stay, a restarted keeper takes them over', stop: async () => {
         await Promise.all([daemon.close(), metricsServer?.close()]);
+        link.close();
       },
     });
   },

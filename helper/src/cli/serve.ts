@@ -7,6 +7,7 @@ import { loadPolicyFile } from '../policy/policyfile';
 import { Renewer } from '../renewer/renewer';
 import { build } from '../server/store';
 import { runUntilSignalled } from '../util/daemon';
+import { raiseOpenFileLimit } from '../util/fdlimit';
 import { hardeningState } from '../util/harden';
 import { logLine } from '../util/log';
 import type { storeMetrics } from '../metrics/store';
@@ -34,7 +35,7 @@ export const serveCommand: CommandModule<GlobalArgs, Args> = {
       .option('listen', { type: 'string', describe: 'address to listen on, HOST:PORT (config: listen)' })
       .option('state-dir', { type: 'string', describe: `where credentials persist (config: state_dir, default ${DEFAULT_STORE_STATE_DIR})` })
       .option('min-uid', { type: 'number', describe: 'lowest uid whose credentials are accepted (config: min_uid, default 1000)' })
-      .option('max-connections', { type: 'number', default: 4096, describe: 'open connections beyond this are refused' })
+      .option('max-connections', { type: 'number', default: 16384, describe: 'open connections beyond this are refused (each node keeper keeps one open: at least the number of nodes; bounded by the open-file limit)' })
       .option('renew-margin', { type: 'number', describe: 'renew each stored TGT this many seconds before it expires (config: renew_margin, default 600)' })
       .option('acl', { type: 'string', describe: 'access policy file (config: acl; default: root is node+admin, uids >= min_uid are users)' })
       .option('key-file', { type: 'string', describe: 'root-only key file for encryption at rest, created if missing (config: key_file, default /etc/krb5bridge/store.key)' })
@@ -62,15 +63,32 @@ export const serveCommand: CommandModule<GlobalArgs, Args> = {
     const audit = config.audit_log ? openAuditLog(config.audit_log, logLine) : undefined;
     // Metrics are made before the store so its first request is counted; served once it listens.
     let metrics: ReturnType<typeof storeMetrics> | undefined;
+    // A connection per node: as many open files as the system lets this process have.
+    const files = raiseOpenFileLimit();
+    const maxConnections = Math.min(args['max-connections'] ?? 16384, Math.max(64, files - 256));
+    if (maxConnections < (args['max-connections'] ?? 16384)) logLine(`at most ${maxConnections} connections: the open-file limit is ${files} (raise LimitNOFILE / ulimit -n for more nodes)`);
     const store = await build({
       observe: (op, result, seconds) => metrics?.observe(op, result, seconds),
       listen: config.listen,
       stateDir: config.state_dir ?? DEFAULT_STORE_STATE_DIR,
       minUid: config.min_uid,
+      storage: config.storage,
+      etcd: config.etcd_endpoints
+        ? {
+            endpoints: config.etcd_endpoints,
+            ca: config.etcd_ca,
+            cert: config.etcd_cert,
+            key: config.etcd_key,
+            prefix: config.etcd_prefix,
+            leaseTtl: config.etcd_lease_ttl,
+            // A quarter of the client's timeout: a push refused for want of quorum is said before the client gives up.
+            timeoutMs: Math.max(1000, config.timeout * 250),
+          }
+        : undefined,
       mungeSocket: config.munge_socket,
       // A keytab makes the store accept krb5 clients too (docs/internals.md, "krb5 mode").
       krb5: config.keytab ? { principal: config.store_principal ?? hostServicePrincipal('krb5bridge'), keytab: config.keytab } : undefined,
-      maxConnections: args['max-connections'],
+      maxConnections,
       log: logLine,
       keyFile: config.key_file,
       policy,
@@ -93,6 +111,8 @@ export const serveCommand: CommandModule<GlobalArgs, Args> = {
       renew: renewKrbCred,
       audit: metrics ? metrics.renewals(store.audit) : store.audit,
       lastAttemptLead: config.kdc_timeout + 2,
+      // Several stores on etcd: only the elected one renews.
+      leadership: store.records.leadership,
     });
     renewer.start();
     logLine(`listening on ${shown} (${store.records.description}, min_uid ${config.min_uid}, munge socket ${config.munge_socket ?? 'libmunge default'}${config.keytab ? `, krb5 as ${config.store_principal ?? hostServicePrincipal('krb5bridge')} with keytab ${config.keytab}` : ''}; policy ${policy?.source ?? 'default'}, job-bound fetch ${config.job_bound}, key file ${config.key_file}, audit log ${config.audit_log ?? 'off'}; ${hardeningState()})`);

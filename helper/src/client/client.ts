@@ -5,8 +5,8 @@
  * requests, the node's host keytab for fetch). Every answer must carry our nonce, which binds it
  * to the question.
  */
-import { randomBytes } from 'node:crypto';
-import { ERRORS, ErrorCode, Krb5BridgeError } from '../errors';
+import { randomBytes, randomInt } from 'node:crypto';
+import { ERRORS, ErrorCode, Krb5BridgeError, isKrb5BridgeError } from '../errors';
 import type { Config } from '../config/config';
 import { ClientAuth, ClientRole, clientAuthFor } from '../wire/auth';
 import { OkResponse, RecordInfo, parseRecordInfo, parseResponse } from '../wire/messages';
@@ -20,64 +20,140 @@ export type RequestFields =
   | { op: 'remove'; uid?: number }
   | { op: 'ping' | 'list' | 'rotate' };
 
+/** Errors after which the next store is tried: this one could not answer, or cannot store. */
+const FAIL_OVER = new Set<ErrorCode>(['E_STORE_UNREACHABLE', 'E_STORE_TIMEOUT', 'E_STORE_CLOSED', 'E_PROTOCOL', 'E_STORAGE']);
+
+export interface SessionOptions {
+  /** The mechanism, instead of the `auth` key (the keeper: krb5 with the host keytab where one exists). */
+  mech?: 'munge' | 'krb5' | undefined;
+  /** Index in the `store` list of the store tried first (default: a random one). */
+  start?: number | undefined;
+}
+
 /**
- * A connection that can carry several requests (one at a time); `request` opens it on first use.
+ * A connection that can carry several requests, one at a time (concurrent callers queue), opened
+ * on first use. `store` may list several stores: a session starts at a random one (spreading
+ * clients over them) and stays with the one that answered; when a store cannot answer (refused,
+ * closed, silent, or its storage refuses writes) the next is tried, each with its share of what is
+ * left of `timeout`, so a dead or hung store costs at most its share. Every request may be sent
+ * again to another store: a push only replaces a less fresh ticket, the rest only read. A
+ * connection the store closed while idle is opened again once, to the same store.
  * `who` says which identity krb5 mode uses; by default the node's for fetch, the user's otherwise.
  */
 export class StoreSession {
   private conn: StoreConnection | undefined;
   private auth: ClientAuth | undefined;
+  private readonly stores: string[];
+  /** Index in `stores` of the store this session talks to (or tries first). */
+  private current: number;
+  private queue: Promise<unknown> = Promise.resolve();
 
   constructor(
     private readonly config: Config,
     private readonly who?: ClientRole,
-  ) {}
+    private readonly opts: SessionOptions = {},
+  ) {
+    this.stores = config.store.split(',');
+    this.current = (opts.start ?? (this.stores.length > 1 ? randomInt(this.stores.length) : 0)) % this.stores.length;
+  }
+
+  /** The store this session talks to now (or will try first). */
+  get store(): string {
+    return this.stores[this.current]!;
+  }
 
   /** Connect and authenticate (krb5: mutual handshake); nothing of a request is sent before it succeeds. */
-  private async open(op: string, deadline: number): Promise<{ conn: StoreConnection; auth: ClientAuth }> {
-    if (this.conn && this.auth) return { conn: this.conn, auth: this.auth };
-    const { config } = this;
+  private async open(store: string, op: string, deadline: number): Promise<{ conn: StoreConnection; auth: ClientAuth; reused: boolean }> {
+    if (this.conn && this.auth && !this.conn.broken) return { conn: this.conn, auth: this.auth, reused: true };
+    this.close();
+    const config = { ...this.config, store, ...(this.opts.mech ? { auth: this.opts.mech } : {}) };
     const auth = clientAuthFor(config, this.who ?? (op === 'fetch' ? { role: 'node' } : { role: 'user' }));
-    trace(`connecting to store ${config.store} (auth ${auth.mech})`);
-    const conn = await StoreConnection.connect(config.store, deadline);
+    trace(`connecting to store ${store} (auth ${auth.mech})`);
+    let conn: StoreConnection | undefined;
     try {
-      await auth.handshake((frame) => conn.request(frame, deadline));
+      conn = await StoreConnection.connect(store, deadline);
+      const c = conn;
+      await auth.handshake((frame) => c.request(frame, deadline));
     } catch (e) {
-      conn.close();
+      conn?.close();
       auth.close();
       throw e;
     }
     if (auth.mech === 'krb5') trace('store proved its identity (krb5 mutual authentication)');
     this.conn = conn;
     this.auth = auth;
-    return { conn, auth };
+    return { conn, auth, reused: false };
   }
 
-  async request(fields: RequestFields): Promise<OkResponse> {
-    const { config } = this;
-    const deadline = Date.now() + config.timeout * 1000;
+  /** One request, answered by the first store that can (see the class). */
+  request(fields: RequestFields): Promise<OkResponse> {
+    const run = this.queue.then(() => this.failOver(fields));
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private async failOver(fields: RequestFields): Promise<OkResponse> {
+    const deadline = Date.now() + this.config.timeout * 1000;
+    const n = this.stores.length;
+    const failures: string[] = [];
+    let last: Krb5BridgeError | undefined;
+    for (let k = 0; k < n; k++) {
+      const i = (this.current + k) % n;
+      const store = this.stores[i]!;
+      // This store's share of what is left; the last one gets all of it.
+      const until = Date.now() + (deadline - Date.now()) / (n - k);
+      try {
+        const resp = await this.exchange(store, fields, until);
+        this.current = i;
+        return resp;
+      } catch (e) {
+        if (!isKrb5BridgeError(e) || !FAIL_OVER.has(e.code) || n === 1) throw e;
+        this.close();
+        last = e;
+        failures.push(`${store} (${e.code}: ${e.detail ?? e.message})`);
+        if (k + 1 < n) trace(`${fields.op}: store ${store} failed (${e.code}); trying ${this.stores[(i + 1) % n]}`);
+      }
+    }
+    throw new Krb5BridgeError(last!.code, `no store could answer; tried ${failures.join(', ')}`, { cause: last });
+  }
+
+  /** The request to `store` until `deadline`, again once on a fresh connection if a kept one was closed meanwhile. */
+  private async exchange(store: string, fields: RequestFields, deadline: number): Promise<OkResponse> {
+    if (this.conn && this.stores[this.current] !== store) this.close();
     const nonce = randomBytes(8).toString('hex');
     const payload = Buffer.from(JSON.stringify({ v: 1, nonce, ...fields }), 'utf8');
-    const { conn, auth } = await this.open(fields.op, deadline);
-    let plain: Buffer;
-    try {
-      const sealed = await auth.seal(payload);
-      trace(`${fields.op}: sending ${sealed.length}-byte request`);
-      plain = await auth.open(await conn.request(sealed, deadline));
-    } catch (e) {
-      this.close();
-      throw e;
+    for (;;) {
+      const { conn, auth, reused } = await this.open(store, fields.op, deadline);
+      let plain: Buffer;
+      try {
+        const sealed = await auth.seal(payload);
+        trace(`${fields.op}: sending ${sealed.length}-byte request to ${store}`);
+        plain = await auth.open(await conn.request(sealed, deadline));
+      } catch (e) {
+        this.close();
+        if (reused && isKrb5BridgeError(e) && e.code === 'E_STORE_CLOSED') {
+          trace(`${fields.op}: store ${store} had closed the kept connection; opening a new one`);
+          continue;
+        }
+        throw e;
+      }
+      return this.answer(store, fields.op, nonce, plain);
     }
+  }
+
+  /** The store's answer to our request `nonce`: its fields, or the error it gave (thrown). */
+  private answer(store: string, op: string, nonce: string, plain: Buffer): OkResponse {
     const resp = parseResponse(plain);
     if (!resp.ok) {
-      // A store error with the zero nonce answers a request the store could not read at all.
-      if (resp.nonce !== nonce && resp.nonce !== '0000000000000000') throw nonceMismatch(config.store);
+      // A store error with the zero nonce answers a request the store could not read at all; it closes.
+      if (resp.nonce === '0000000000000000') this.close();
+      else if (resp.nonce !== nonce) throw nonceMismatch(store);
       const code: ErrorCode = Object.prototype.hasOwnProperty.call(ERRORS, resp.code) ? (resp.code as ErrorCode) : 'E_PROTOCOL';
-      trace(`${fields.op}: store answered ${resp.code}`);
-      throw new Krb5BridgeError(code, `store ${config.store}: ${resp.message}`);
+      trace(`${op}: store answered ${resp.code}`);
+      throw new Krb5BridgeError(code, `store ${store}: ${resp.message}`);
     }
-    if (resp.nonce !== nonce) throw nonceMismatch(config.store);
-    trace(`${fields.op}: store answered ok`);
+    if (resp.nonce !== nonce) throw nonceMismatch(store);
+    trace(`${op}: store answered ok`);
     return resp;
   }
 

@@ -56,6 +56,11 @@ export class StoreConnection {
     });
   }
 
+  /** The store closed or reset it, or it timed out: no request can go through it any more. */
+  get broken(): boolean {
+    return this.failure !== undefined || this.socket.destroyed;
+  }
+
   /** Send one frame and wait for the next frame from the store, until `deadline`. */
   request(body: Buffer, deadline: number): Promise<Buffer> {
     if (this.failure) return Promise.reject(this.failure);

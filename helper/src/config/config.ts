@@ -8,7 +8,7 @@ import { Krb5BridgeError } from '../errors';
 import { readTrusted } from '../util/trustedpath';
 
 export interface Config {
-  /** Store address for clients, HOST:PORT. */
+  /** Store address(es) for clients: HOST:PORT, or HOST:PORT,HOST:PORT,... (tried in turn). */
   store: string;
   /** Address the store listens on, HOST:PORT. */
   listen: string;
@@ -36,6 +36,11 @@ export interface Config {
   renew_margin: number;
   /** How clients authenticate to the store: munge, or krb5 (AP-REQ/AP-REP, KRB-PRIV). */
   auth: 'munge' | 'krb5';
+  /**
+   * Compute node, the keeper's one kept connection to the store: krb5 with the host keytab
+   * (client_keytab) where one exists (auto), or munge, or krb5.
+   */
+  keeper_auth: 'auto' | 'munge' | 'krb5';
   /** krb5: the store's service principal (clients: whom they authenticate to; store: what it accepts). */
   store_principal: string | undefined;
   /** krb5, store: the keytab of store_principal; set = the store also accepts krb5 clients. */
@@ -52,8 +57,21 @@ export interface Config {
   audit_log: string | undefined;
   /** Store: release a credential only to a node running a job of its user (default yes). */
   job_bound: 'yes' | 'no';
-  /** Store: slurm.conf for its squeue/sinfo job checks; undefined = SLURM_CONF, else Slurm's default. */
+  /** Store: the slurm.conf libslurm reads for the job check; undefined = SLURM_CONF, else /etc/slurm/slurm.conf. */
   slurm_conf: string | undefined;
+  /** Store: where the records live: dir (state_dir, one store) or etcd (several stores share them). */
+  storage: 'dir' | 'etcd';
+  /** Store, storage = etcd: the members' client URLs, http(s)://HOST:PORT,... */
+  etcd_endpoints: string | undefined;
+  /** storage = etcd over https: the CA that signed the members' certificates. */
+  etcd_ca: string | undefined;
+  /** storage = etcd over https: this store's client certificate and its key (0600 root). */
+  etcd_cert: string | undefined;
+  etcd_key: string | undefined;
+  /** storage = etcd: the key prefix of this cluster's records, election and store registry. */
+  etcd_prefix: string;
+  /** storage = etcd: the TTL of the leases (the renewer's election, each store's registration). */
+  etcd_lease_ttl: number;
   /** Store and keeper: give up one KDC renewal exchange after this long (a hung KDC). */
   kdc_timeout: number;
   /** Store and keeper: KDC renewal exchanges at once. */
@@ -116,6 +134,7 @@ export function defaultConfig(): Config {
     node_name: undefined,
     renew_margin: 600,
     auth: 'munge',
+    keeper_auth: 'auto',
     store_principal: undefined,
     keytab: undefined,
     client_keytab: '/etc/krb5.keytab',
@@ -125,6 +144,13 @@ export function defaultConfig(): Config {
     audit_log: undefined,
     job_bound: 'yes',
     slurm_conf: undefined,
+    storage: 'dir',
+    etcd_endpoints: undefined,
+    etcd_ca: undefined,
+    etcd_cert: undefined,
+    etcd_key: undefined,
+    etcd_prefix: '/krb5bridge/',
+    etcd_lease_ttl: 10,
     kdc_timeout: 10,
     renew_concurrency: 4,
     renew_rate: 20,
@@ -148,9 +174,9 @@ export function defaultConfig(): Config {
   };
 }
 
-type Kind = 'address' | 'path' | 'seconds' | 'uid' | 'name' | 'auth' | 'principal' | 'yesno' | 'count' | 'logformat' | 'bytes' | 'lifetime' | 'rate';
+type Kind = 'address' | 'addresses' | 'path' | 'seconds' | 'uid' | 'name' | 'auth' | 'keeperauth' | 'storage' | 'urls' | 'prefix' | 'principal' | 'yesno' | 'count' | 'logformat' | 'bytes' | 'lifetime' | 'rate';
 const KEYS: Record<keyof Config, Kind> = {
-  store: 'address',
+  store: 'addresses',
   listen: 'address',
   munge_socket: 'path',
   timeout: 'seconds',
@@ -164,6 +190,7 @@ const KEYS: Record<keyof Config, Kind> = {
   node_name: 'name',
   renew_margin: 'seconds',
   auth: 'auth',
+  keeper_auth: 'keeperauth',
   store_principal: 'principal',
   keytab: 'path',
   client_keytab: 'path',
@@ -173,6 +200,13 @@ const KEYS: Record<keyof Config, Kind> = {
   audit_log: 'path',
   job_bound: 'yesno',
   slurm_conf: 'path',
+  storage: 'storage',
+  etcd_endpoints: 'urls',
+  etcd_ca: 'path',
+  etcd_cert: 'path',
+  etcd_key: 'path',
+  etcd_prefix: 'prefix',
+  etcd_lease_ttl: 'seconds',
   kdc_timeout: 'seconds',
   renew_concurrency: 'count',
   renew_rate: 'count',
@@ -209,6 +243,9 @@ export function parseValue(key: keyof Config, raw: string, where: string): strin
     case 'address':
       parseAddress(value, where);
       return value;
+    case 'addresses':
+      parseAddressList(value, where);
+      return value;
     case 'path':
       if (!value.startsWith('/')) throw new Krb5BridgeError('E_CONFIG', `${where}: ${key} must be an absolute path, got "${value}"`);
       return value;
@@ -224,6 +261,20 @@ export function parseValue(key: keyof Config, raw: string, where: string): strin
       return value;
     case 'logformat':
       if (value !== 'text' && value !== 'json') throw new Krb5BridgeError('E_CONFIG', `${where}: ${key} must be text or json, got "${value}"`);
+      return value;
+    case 'keeperauth':
+      if (value !== 'auto' && value !== 'munge' && value !== 'krb5') throw new Krb5BridgeError('E_CONFIG', `${where}: ${key} must be auto, munge or krb5, got "${value}"`);
+      return value;
+    case 'storage':
+      if (value !== 'dir' && value !== 'etcd') throw new Krb5BridgeError('E_CONFIG', `${where}: ${key} must be dir or etcd, got "${value}"`);
+      return value;
+    case 'urls':
+      parseEndpoints(value, where);
+      return value;
+    case 'prefix':
+      if (!/^\/([A-Za-z0-9._-]+\/)*$/.test(value) || value.length > 200) {
+        throw new Krb5BridgeError('E_CONFIG', `${where}: ${key} must be a key prefix like /krb5bridge/ or /site/krb5bridge/ (letters, digits, . _ -, ending in /), got "${value}"`);
+      }
       return value;
     case 'yesno':
       if (value !== 'yes' && value !== 'no') throw new Krb5BridgeError('E_CONFIG', `${where}: ${key} must be yes or no, got "${value}"`);
@@ -279,6 +330,39 @@ export function parseAddress(value: string, where = 'address'): Address {
     throw new Krb5BridgeError('E_CONFIG', `${where}: expected HOST:PORT, got "${value}"`);
   }
   return { host: (m[1] ?? m[2]) as string, port };
+}
+
+/** Most stores a client tries in turn (each gets its share of the timeout). */
+export const MAX_STORES = 8;
+
+/**
+ * `store`: HOST:PORT, or several separated by commas without spaces (the C plugin copies the value
+ * into the push marker's one-word field, so it must be one word), each its own address.
+ */
+export function parseAddressList(value: string, where = 'store'): Address[] {
+  const parts = value.split(',');
+  if (parts.length > MAX_STORES) throw new Krb5BridgeError('E_CONFIG', `${where}: at most ${MAX_STORES} stores, got ${parts.length} in "${value}"`);
+  const seen = new Set<string>();
+  return parts.map((p) => {
+    if (p !== p.trim() || p === '') throw new Krb5BridgeError('E_CONFIG', `${where}: expected HOST:PORT or HOST:PORT,HOST:PORT,... without spaces, got "${value}"`);
+    if (seen.has(p)) throw new Krb5BridgeError('E_CONFIG', `${where}: ${p} is listed twice in "${value}"`);
+    seen.add(p);
+    return parseAddress(p, where);
+  });
+}
+
+/** etcd_endpoints: http(s)://HOST:PORT, comma-separated, all of one scheme (TLS for all or none). */
+export function parseEndpoints(value: string, where = 'etcd_endpoints'): { urls: string[]; tls: boolean } {
+  const urls = value.split(',');
+  const schemes = new Set<string>();
+  for (const u of urls) {
+    const m = /^(https?):\/\/((?:\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5})$/.exec(u);
+    if (!m) throw new Krb5BridgeError('E_CONFIG', `${where}: expected http(s)://HOST:PORT, comma-separated without spaces, got "${u}"`);
+    parseAddress(m[2]!, where);
+    schemes.add(m[1]!);
+  }
+  if (schemes.size > 1) throw new Krb5BridgeError('E_CONFIG', `${where}: mixes http:// and https:// ("${value}"); use TLS for every member or none`);
+  return { urls, tls: schemes.has('https') };
 }
 
 /** Where each value came from: `default`, `FILE:LINE`, or the flag (`--store`). */

@@ -5,7 +5,7 @@
  */
 import { accessSync, constants, readFileSync, readdirSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { firstLine, slurmRunner } from '../slurm/commands';
+import { Slurmctld } from '../slurm/slurmctld';
 import { type CheckGroup, type DoctorContext, type Finding, fail, ok, why } from './types';
 
 const SLURM_DEFAULT_CONF = '/etc/slurm/slurm.conf';
@@ -87,12 +87,16 @@ export const slurmChecks: CheckGroup = {
       return ctx.roles.has('login') || ctx.roles.has('compute') ? [f, fail('plugstack', `cannot find plugstack.conf without slurm.conf ${conf}`, 'fix slurm.conf first')] : [f];
     }
     const out: Finding[] = [];
-    const r = await slurmRunner({ slurmConf: conf, timeoutMs: ctx.config.timeout * 1000 })('sinfo', ['-h', '-o', '%P']);
-    out.push(
-      r.code === 0
-        ? ok('slurm', `${conf} read; slurmctld answers (partitions: ${r.stdout.trim().split('\n').join(' ') || 'none'})`)
-        : fail('slurm', `${conf} read, but slurmctld does not answer: ${firstLine(r)}`, 'start slurmctld, or check SlurmctldHost in slurm.conf and the network (the store\'s job check and the keeper\'s sweep need it)'),
-    );
+    // Asked as the store's job check asks it: libslurm in-process (slurm/slurmctld.ts).
+    const slurmctld = new Slurmctld({ slurmConf: conf, timeoutMs: ctx.config.timeout * 1000 });
+    try {
+      const nodes = await slurmctld.nodes();
+      out.push(ok('slurm', `${conf} read; slurmctld answers (nodes: ${nodes.map((n) => n.name).join(' ') || 'none'})`));
+    } catch (e) {
+      out.push(fail('slurm', `${conf} read, but slurmctld does not answer: ${why(e)}`, 'start slurmctld, or check SlurmctldHost in slurm.conf and the network (the store\'s job check and the keeper\'s sweep need it)'));
+    } finally {
+      slurmctld.close();
+    }
     if (ctx.roles.has('login') || ctx.roles.has('compute')) out.push(plugstackCheck(conf, text));
     return out;
   },

@@ -122,7 +122,7 @@ export async function materialise(opts: MaterialiseOptions): Promise<Materialise
         if (rec) {
           // A pending job's path is fixed (its KRB5CCNAME names it): written there, replacing without following.
           path = rec.path;
-          await writeFileAtomic(path, bytes, { owner: { uid, gid }, what: 'job ccache' });
+          await writeFileAtomic(path, bytes, { owner: { uid, gid }, what: 'job ccache', durable: false });
         } else {
           path = createJobCcache(opts.ccacheDir, uid, gid, job, bytes);
         }

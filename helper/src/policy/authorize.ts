@@ -29,6 +29,8 @@ export interface AuthorizerDeps {
 
 /** What a decision leaves for the request's log and audit lines. */
 export interface DecisionNote {
+  /** How long the job check took (ms), for the log line. */
+  jobCheckMs?: number;
   /** The policy rule that decided (file:line, or "default policy rule N"). */
   rule?: string;
 }
@@ -108,7 +110,14 @@ export class Authorizer {
       note.rule = ban.where;
       throw new Krb5BridgeError('E_PERMISSION', `the credential of uid ${uid} (${stored.principal}) is banned by ${ban.where} (${ban.text})`);
     }
-    if (this.d.jobs) await this.d.jobs.check(uid, job, { addr: caller.addr, hostName: caller.mech === 'krb5' ? caller.host : undefined });
+    if (this.d.jobs) {
+      const t0 = performance.now();
+      try {
+        await this.d.jobs.check(uid, job, { addr: caller.addr, hostName: caller.mech === 'krb5' ? caller.host : undefined });
+      } finally {
+        note.jobCheckMs = performance.now() - t0;
+      }
+    }
     rules.checkNotExpired(stored.principal, stored.endtime, now);
   }
 }

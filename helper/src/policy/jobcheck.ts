@@ -1,19 +1,20 @@
 /**
  * Job-bound fetch (docs/security.md): the store releases uid U's credential to node N only while
- * a job of U is starting or running on N, as slurmctld says. Asked with squeue/sinfo through
- * execFile (absolute path, no shell, a timeout, SLURM_CONF given explicitly) in formats with only
- * fields users cannot set (`scontrol show job` prints JobName and WorkDir, which a user could fill
- * with "NodeList=..." to forge a match). One lookup per job is cached and shared by every
- * concurrent request, so a 5,000-node job start costs one squeue; the node table likewise.
+ * a job of U is starting or running on N, as slurmctld says. Asked in-process through libslurm
+ * (slurm/slurmctld.ts: slurm_load_job, slurm_load_node; one RPC, no process per job), reading
+ * only fields users cannot set (job id, uid, state, node list; node name, NodeAddr,
+ * NodeHostName: never the job name or working directory, which a user could fill with
+ * "NodeList=..." to forge a match). One lookup per job is cached and shared by every concurrent
+ * request, so a 5,000-node job start costs one slurm_load_job; the node table likewise.
  */
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import { Krb5BridgeError } from '../errors';
-import { SlurmOptions, SlurmResult, SlurmRunner, firstLine, slurmRunner, slurmctldUnreachable } from '../slurm/commands';
 import { expandHostlist } from '../slurm/hostlist';
+import { Slurmctld, SlurmctldOptions, SlurmSource } from '../slurm/slurmctld';
 import { normaliseAddr } from './acl';
 
-export interface JobCheckOptions extends SlurmOptions {
+export interface JobCheckOptions extends SlurmctldOptions {
   /** How long a "running on these nodes" answer is reused. */
   jobTtlMs?: number;
   /** How long a negative answer is reused (keeps a refused node's retries from hammering slurmctld). */
@@ -39,27 +40,22 @@ export interface NodePeer {
   hostName?: string | undefined;
 }
 
-/** E_SLURMCTLD_UNREACHABLE when slurmctld did not answer (the node retries), else E_JOB_CHECK. */
-function slurmFailure(what: string, r: SlurmResult, timeoutMs: number | undefined): Krb5BridgeError {
-  if (slurmctldUnreachable(r)) {
-    const why = r.code === -1 ? `no answer within ${(timeoutMs ?? 5000) / 1000} s` : firstLine(r);
-    return new Krb5BridgeError('E_SLURMCTLD_UNREACHABLE', `${what}: ${why}`);
-  }
-  return new Krb5BridgeError('E_JOB_CHECK', `${what} failed (status ${r.code}): ${firstLine(r)}`);
-}
-
 export class JobChecker {
   private readonly jobs = new Map<string, { info: Promise<JobInfo | undefined>; until: number }>();
   private nodeTable: { byAddr: Promise<Map<string, Set<string>>>; until: number } | undefined;
-  /** squeue/sinfo runs so far (for tests and the benchmark). */
+  /** Questions asked of slurmctld so far (for tests and the benchmark). */
   lookups = 0;
-  private readonly run: SlurmRunner;
+  private readonly slurm: SlurmSource;
 
   constructor(
     private readonly o: JobCheckOptions = {},
-    run?: SlurmRunner,
+    slurm?: SlurmSource,
   ) {
-    this.run = run ?? slurmRunner(o, () => this.lookups++);
+    this.slurm = slurm ?? new Slurmctld(o);
+  }
+
+  close(): void {
+    this.slurm.close?.();
   }
 
   /** The job as slurmctld knows it; undefined = no such job (finished and purged, or never). */
@@ -82,19 +78,11 @@ export class JobChecker {
   }
 
   private async queryJob(job: string): Promise<JobInfo | undefined> {
-    const r = await this.run('squeue', ['--noheader', '--jobs', job, '--format', '%A|%U|%T|%N']);
-    if (r.code !== 0) {
-      if (/Invalid job id/i.test(r.stderr)) return undefined;
-      throw slurmFailure(`squeue --jobs ${job}`, r, this.o.timeoutMs);
-    }
-    for (const line of r.stdout.split('\n')) {
-      const f = line.trim().split('|');
-      if (f.length !== 4 || f[0] !== job) continue;
-      if (!/^\d{1,10}$/.test(f[1]!)) throw new Krb5BridgeError('E_JOB_CHECK', `squeue printed uid "${f[1]!.slice(0, 20)}" for job ${job}`);
-      const nodes = f[3] === '' || f[3] === '(null)' ? new Set<string>() : new Set(expandHostlist(f[3]!));
-      return { job, uid: Number(f[1]), state: f[2]!, nodes };
-    }
-    return undefined;
+    this.lookups++;
+    const j = await this.slurm.job(job);
+    if (!j) return undefined;
+    const nodes = j.nodes === '' || j.nodes === '(null)' ? new Set<string>() : new Set(expandHostlist(j.nodes));
+    return { job, uid: j.user_id, state: j.state, nodes };
   }
 
   /** Peer address -> the names of the nodes that have it (NodeAddr, or NodeHostName resolved). */
@@ -113,8 +101,8 @@ export class JobChecker {
   }
 
   private async queryNodes(): Promise<Map<string, Set<string>>> {
-    const r = await this.run('sinfo', ['--noheader', '--Node', '--format', '%N|%o|%n']);
-    if (r.code !== 0) throw slurmFailure('sinfo', r, this.o.timeoutMs);
+    this.lookups++;
+    const rows = await this.slurm.nodes();
     const byAddr = new Map<string, Set<string>>();
     const add = (addr: string, node: string): void => {
       const a = normaliseAddr(addr);
@@ -123,8 +111,7 @@ export class JobChecker {
     };
     const seen = new Set<string>();
     const toResolve: [string, string][] = [];
-    for (const line of r.stdout.split('\n')) {
-      const [name, addr, hostName] = line.trim().split('|');
+    for (const { name, addr, hostname: hostName } of rows) {
       if (!name || seen.has(name)) continue;
       seen.add(name);
       // NodeHostName is matched by name only (a Kerberos host principal); NodeAddr is where slurmctld
@@ -161,7 +148,7 @@ export class JobChecker {
     const keys = [peer.hostName?.toLowerCase().replace(/\.$/, ''), peer.addr ? normaliseAddr(peer.addr) : undefined].filter((k): k is string => !!k);
     for (const force of [false, true]) {
       const table = await this.nodesByAddr(force);
-      const known = keys.flatMap((k) => [...(table.get(k) ?? [])]);
+      const known = [...new Set(keys.flatMap((k) => [...(table.get(k) ?? [])]))];
       const hit = known.find((n) => info.nodes.has(n));
       if (hit) return hit;
       if (known.length > 0) {

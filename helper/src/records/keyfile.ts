@@ -59,6 +59,40 @@ export async function writeKeyFile(path: string, ring: KeyRing): Promise<void> {
 }
 
 /**
+ * Bring keys the key file holds now into the running ring (another store host rotated, or
+ * `rotate-key --prepare` added one, and the file was copied here): keys not in the ring are added
+ * for decryption; if the file's first key is another one, it becomes the one that encrypts. Keys
+ * the file no longer holds stay in the ring (records may still use them). Returns what changed.
+ */
+export function mergeKeyFile(path: string, ring: KeyRing): { added: number[]; current: number | undefined } {
+  const file = loadKeyFile(path);
+  const added: number[] = [];
+  const cur = ring.current;
+  for (const k of file.all()) {
+    if (ring.get(k.id) === undefined) {
+      ring.setCurrent(k);
+      added.push(k.id);
+    }
+  }
+  const fileCurrent = file.current;
+  const ringKey = ring.get(fileCurrent.id)!;
+  ring.setCurrent({ id: fileCurrent.id, key: ringKey });
+  return { added, current: fileCurrent.id !== cur.id ? fileCurrent.id : undefined };
+}
+
+/** Add a new key (the next id) as the last line of the key file: it decrypts, the first key still encrypts. */
+export async function prepareKey(path: string): Promise<number> {
+  const ring = loadKeyFile(path);
+  const k = newKey(ring.nextId());
+  const withNew = new KeyRing(ring.current, new Map(ring.all().map((o) => [o.id, o.key])));
+  // formatKeyFile writes the current key first, then the others newest first: the new key is second.
+  withNew.setCurrent(k);
+  withNew.setCurrent(ring.current);
+  await writeFileAtomic(path, formatKeyFile(withNew), { what: 'store key file' });
+  return k.id;
+}
+
+/**
  * The key ring for the store: load `path`, or, when it does not exist, create it with one new key
  * (its directory 0700 if missing). Creation is exclusive (link of a complete temporary file), so
  * two stores starting at once agree on one key. Returns whether it was created, for the log.

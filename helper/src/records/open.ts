@@ -6,13 +6,28 @@
 import { Krb5BridgeError } from '../errors';
 import { RecordCodec } from './codec';
 import { DirRecordStore } from './dir';
+import { EtcdRecordStore } from './etcd';
 import { loadOrCreateKeyFile } from './keyfile';
 import type { RecordStore, StoredCredential } from './types';
+
+/** storage = etcd: where and how (config keys etcd_*). */
+export interface EtcdSettings {
+  endpoints: string;
+  ca?: string | undefined;
+  cert?: string | undefined;
+  key?: string | undefined;
+  prefix: string;
+  leaseTtl: number;
+  /** Bound on one etcd operation, ms. */
+  timeoutMs: number;
+}
 
 export interface OpenRecordsOptions {
   storage: string;
   /** storage = dir: the state directory. */
   stateDir: string;
+  /** storage = etcd: the cluster (E_CONFIG when missing). */
+  etcd?: EtcdSettings | undefined;
   keyFile: string;
   log: (line: string) => void;
   /** A loaded record must also pass this, else it is set aside (never served). */
@@ -28,6 +43,10 @@ type Backend = (o: OpenRecordsOptions, codec: RecordCodec) => Promise<RecordStor
 
 const BACKENDS: Record<string, Backend> = {
   dir: (o, codec) => DirRecordStore.open({ root: o.stateDir, codec, log: o.log, validate: o.validate }),
+  etcd: (o, codec) => {
+    if (!o.etcd) throw new Krb5BridgeError('E_CONFIG', 'storage = etcd needs etcd_endpoints (http(s)://HOST:PORT of the etcd members, comma-separated)');
+    return EtcdRecordStore.open({ ...o.etcd, codec, keyFile: o.keyFile, log: o.log, validate: o.validate });
+  },
 };
 
 export async function openRecords(o: OpenRecordsOptions): Promise<OpenedRecords> {

@@ -6,9 +6,14 @@
  *   4. only when no record uses an old key does the key file lose the old keys.
  * A crash or restart anywhere leaves a key file that opens every stored record; running the
  * rotation again finishes the job.
+ *
+ * The new key is the key file's newest one when it is newer than the current (put there by
+ * `rotate-key --prepare` and copied to every store host beforehand), else a new random one.
+ * Before anything changes, a storage shared by several stores checks that each of them holds it
+ * (RecordStore.beforeRotation): records sealed with a key another store lacks would be lost to it.
  */
 import { Krb5BridgeError } from '../errors';
-import { KeyRing, newKey } from './atrest';
+import { KeyRing, StoreKey, newKey } from './atrest';
 import { writeKeyFile } from './keyfile';
 import type { RecordStore } from './types';
 
@@ -41,8 +46,16 @@ async function stale(records: RecordStore, id: number): Promise<number[]> {
   return out;
 }
 
+/** The key to rotate to: a prepared one (newer than the current), else a new one. */
+function nextKey(ring: KeyRing): StoreKey {
+  const prepared = ring.all().filter((o) => o.id > ring.current.id);
+  if (prepared.length > 0) return prepared.reduce((a, b) => (a.id > b.id ? a : b));
+  return newKey(ring.nextId());
+}
+
 async function rotate(records: RecordStore, ring: KeyRing, keyFile: string, log: (line: string) => void): Promise<RotateResult> {
-  const k = newKey(ring.nextId());
+  const k = nextKey(ring);
+  await records.beforeRotation?.(k.id);
   // 1. Durable first: no record is sealed with a key the file does not hold.
   await writeKeyFile(keyFile, new KeyRing(k, new Map(ring.all().map((o) => [o.id, o.key]))));
   log(`key rotation: key ${k.id} added to ${keyFile} (old keys ${ring.all().map((o) => o.id).join(', ')} kept until every record is re-encrypted)`);

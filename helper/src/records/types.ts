@@ -60,6 +60,16 @@ export interface RecordChange {
   entry: RecordEntry | undefined;
 }
 
+/**
+ * Several stores on one storage (etcd): which one renews. Only the store holding the renewer's
+ * lease renews, so a TGT is renewed once per cycle at the KDC, not once per store.
+ */
+export interface Leadership {
+  /** True while this store holds the renewer's lease (with a safety margin before it could expire). */
+  leading(): boolean;
+  close(): Promise<void>;
+}
+
 export interface RecordStore {
   /** What and where, for logs: "state directory /var/lib/krb5bridge". */
   readonly description: string;
@@ -82,6 +92,13 @@ export interface RecordStore {
   settled(): Promise<void>;
   /** Whether records kept unsaved wait for the storage (said in `ping` and the log). */
   health(): StorageHealth;
+  /** Several stores share this storage: the renewer's election (undefined: this store is the only one, it renews). */
+  readonly leadership?: Leadership | undefined;
+  /**
+   * Key rotation is about to seal every record with key `keyId`: refuse (E_STATE, saying what to
+   * do) while another store sharing this storage could not open such records. Undefined: no other store.
+   */
+  beforeRotation?(keyId: number): Promise<void>;
   close(): Promise<void>;
 }
 

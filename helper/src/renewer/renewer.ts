@@ -15,7 +15,7 @@
 import type { Audit, AuditEvent } from '../audit/audit';
 import { isKrb5BridgeError, Krb5BridgeError } from '../errors';
 import { iso, type RenewedTgt } from '../krb5';
-import type { RecordEntry, RecordStore, StoredCredential } from '../records/types';
+import type { Leadership, RecordEntry, RecordStore, StoredCredential } from '../records/types';
 import { RefreshSchedule } from '../util/schedule';
 
 export interface RenewerOptions {
@@ -34,6 +34,8 @@ export interface RenewerOptions {
   lastAttemptLead?: number;
   /** The audit log: one `refresh` line per renewal attempt that ends, one `drop` per removal. */
   audit?: Audit;
+  /** Several stores share the records: renew (and drop) only while this one leads (records/etcd/election.ts). */
+  leadership?: Leadership | undefined;
 }
 
 interface Plan {
@@ -106,12 +108,16 @@ export class Renewer {
 
   /** One pass over the stored credentials: renew or drop those that are due, side by side. */
   async cycle(): Promise<void> {
+    // Another store leads: it renews; this one keeps its plans (records change under its watch).
+    if (this.o.leadership && !this.o.leadership.leading()) return;
     const now = this.now();
     const seen = new Set<number>();
     const due: Promise<void>[] = [];
     for (const entry of this.o.records.list()) {
       const uid = entry.cred.uid;
       seen.add(uid);
+      // Leadership can end during a cycle: no KDC request is started after it did.
+      if (this.o.leadership && !this.o.leadership.leading()) continue;
       let plan = this.plans.get(uid);
       if (!plan || plan.version !== entry.version) this.plans.set(uid, (plan = this.planFor(entry)));
       if (now < plan.due || plan.busy) continue;

@@ -15,7 +15,7 @@ import { hostResolver } from '../policy/hostresolve';
 import { JobCheckOptions, JobChecker } from '../policy/jobcheck';
 import type { RecordCodec } from '../records/codec';
 import { DEFAULT_KEY_FILE } from '../records/keyfile';
-import { openRecords } from '../records/open';
+import { EtcdSettings, openRecords } from '../records/open';
 import { RotateResult, rotateKey } from '../records/rotate';
 import type { RecordStore } from '../records/types';
 import { Service } from '../service';
@@ -31,6 +31,8 @@ export interface StoreOptions {
   stateDir: string;
   /** The storage backend (records/open.ts); default dir. */
   storage?: string;
+  /** storage = etcd: the cluster. */
+  etcd?: EtcdSettings | undefined;
   minUid: number;
   mungeSocket?: string | undefined;
   /** krb5 mode: the store's service principal and its keytab; both set = krb5 clients accepted too. */
@@ -79,18 +81,20 @@ export async function build(opts: StoreOptions): Promise<Store> {
   const log = opts.log ?? ((line: string) => process.stderr.write(`${new Date().toISOString()} krb5bridge: ${line}\n`));
   parseAddress(opts.listen, '--listen');
   const keyFile = opts.keyFile ?? DEFAULT_KEY_FILE;
-  const { records, codec } = await openRecords({ storage: opts.storage ?? 'dir', stateDir: opts.stateDir, keyFile, log, validate: validateLoaded });
+  // Checked first: a job check without a slurm.conf stops the start (E_CONFIG), not the first fetch.
+  const jobs = opts.jobCheck ? new JobChecker(opts.jobCheck) : undefined;
+  const { records, codec } = await openRecords({ storage: opts.storage ?? 'dir', stateDir: opts.stateDir, etcd: opts.etcd, keyFile, log, validate: validateLoaded });
   log(`loaded ${records.list().length} credential(s) from the ${records.description}`);
   let krb5: Krb5Acceptor | undefined;
   try {
     // Opened now: a missing or unsafe keytab stops the start with E_CONFIG, not the first client.
     krb5 = opts.krb5 ? new Krb5Acceptor(opts.krb5.principal, opts.krb5.keytab) : undefined;
   } catch (e) {
+    jobs?.close();
     await records.close();
     throw e;
   }
   const audit = opts.audit ?? noAudit;
-  const jobs = opts.jobCheck ? new JobChecker(opts.jobCheck) : undefined;
   const accounts = new AccountResolver();
   const groups = new GroupResolver();
   const auth = new Authorizer({
@@ -124,6 +128,7 @@ export async function build(opts: StoreOptions): Promise<Store> {
     async close() {
       await listener.close();
       krb5?.close();
+      jobs?.close();
       await records.close();
     },
   };

@@ -24,6 +24,8 @@ export interface Note extends DecisionNote {
   job?: string;
   /** push: stored or kept; rotate: the new key id. */
   action?: string;
+  /** When handling began (performance.now()), for the log line's ms=. */
+  started?: number;
 }
 
 /** The fields of a success answer. */

@@ -34,9 +34,8 @@ export class Service {
 
   /** Answer one request; refusals become error responses, never exceptions. */
   async handle(caller: Caller, req: Request): Promise<Response> {
-    const note: Note = {};
-    const t0 = process.hrtime.bigint();
-    const observe = (result: string): void => this.d.observe?.(req.op, result, Number(process.hrtime.bigint() - t0) / 1e9);
+    const note: Note = { started: performance.now() };
+    const observe = (result: string): void => this.d.observe?.(req.op, result, (performance.now() - note.started!) / 1000);
     try {
       this.d.auth.checkMechanism(caller, req.op);
       const fields = await HANDLERS[req.op](this.d, caller, req as never, note);
@@ -70,11 +69,14 @@ export class Service {
   }
 }
 
+/** `op= uid= [target=] [principal=] [job=] result=... ms=<handling> [jobcheck_ms=<of it, the job check>]`. */
 function logLine(op: string, caller: Caller, note: Note, result: string): string {
   const parts = [`op=${op}`, `uid=${caller.uid}`];
   if (note.target !== undefined && note.target !== caller.uid) parts.push(`target=${note.target}`);
   if (note.principal !== undefined) parts.push(`principal=${note.principal}`);
   if (note.job !== undefined) parts.push(`job=${note.job}`);
   parts.push(`result=${result}`);
+  if (note.started !== undefined) parts.push(`ms=${(performance.now() - note.started).toFixed(2)}`);
+  if (note.jobCheckMs !== undefined) parts.push(`jobcheck_ms=${note.jobCheckMs.toFixed(2)}`);
   return parts.join(' ');
 }

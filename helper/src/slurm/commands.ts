@@ -1,13 +1,14 @@
 /**
- * The one way krb5bridge asks Slurm (squeue, sinfo): the command by absolute path, no shell, a
+ * The one way krb5bridge runs a Slurm command (squeue): by absolute path, no shell, a
  * fixed environment (PATH, LANG=C and SLURM_CONF only: nothing a user or the caller's environment
- * could slip in), a timeout, bounded output. Used by the store's job check and the keeper's sweep.
+ * could slip in), a timeout, bounded output. Used by the keeper's sweep (the store's job check asks
+ * slurmctld in-process: slurmctld.ts).
  */
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 
 export interface SlurmOptions {
-  /** Directory of squeue and sinfo (default /usr/bin). */
+  /** Directory of squeue (default /usr/bin). */
   slurmBin?: string | undefined;
   /** slurm.conf; undefined = SLURM_CONF of this process, else Slurm's built-in path. */
   slurmConf?: string | undefined;
@@ -22,7 +23,7 @@ export interface SlurmResult {
   code: number;
 }
 
-export type SlurmRunner = (cmd: 'squeue' | 'sinfo', args: string[]) => Promise<SlurmResult>;
+export type SlurmRunner = (cmd: 'squeue', args: string[]) => Promise<SlurmResult>;
 
 /** A runner for `o`; `count` is called once per command started (tests and benchmarks count them). */
 export function slurmRunner(o: SlurmOptions = {}, count?: () => void): SlurmRunner {
@@ -38,15 +39,6 @@ export function slurmRunner(o: SlurmOptions = {}, count?: () => void): SlurmRunn
       });
     });
   };
-}
-
-/**
- * Did the command fail because slurmctld could not be reached (down, or not answering in time)?
- * Slurm's clients say "Unable to contact slurm controller"; a command we killed at its timeout
- * (code -1) waited for it.
- */
-export function slurmctldUnreachable(r: SlurmResult): boolean {
-  return r.code === -1 || /Unable to contact slurm controller|Socket timed out|Connection refused/i.test(r.stderr);
 }
 
 /** The first line of a failed command's stderr, bounded, for messages. */

@@ -94,6 +94,7 @@ export const LOCK_UN = 8;
 export const SOL_SOCKET = 1;
 export const SO_PEERCRED = 17;
 export const RLIMIT_CORE = 4;
+export const RLIMIT_NOFILE = 7;
 export const PR_GET_DUMPABLE = 3;
 export const PR_SET_DUMPABLE = 4;
 export const EINTR = 4;

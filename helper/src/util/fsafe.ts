@@ -42,7 +42,7 @@ function writeAll(fd: number, data: Buffer): void {
  * uid:gid, close. Root may not write into a file the user already owns (fs.protected_regular),
  * hence chown last. Any failure removes the file. EEXIST is returned as false (pick another name).
  */
-export function createExclusive(path: string, data: Buffer, owner?: { uid: number; gid: number }): boolean {
+export function createExclusive(path: string, data: Buffer, owner?: { uid: number; gid: number }, o: { durable?: boolean } = {}): boolean {
   let fd: number;
   try {
     fd = openSync(path, C.O_WRONLY | C.O_CREAT | C.O_EXCL | C.O_NOFOLLOW, 0o600); // libuv adds O_CLOEXEC
@@ -53,7 +53,7 @@ export function createExclusive(path: string, data: Buffer, owner?: { uid: numbe
   try {
     fchmodSync(fd, 0o600); // whatever the umask
     writeAll(fd, data);
-    fsyncSync(fd);
+    if (o.durable !== false) fsyncSync(fd);
     if (owner) fchownSync(fd, owner.uid, owner.gid);
     closeSync(fd);
   } catch (e) {

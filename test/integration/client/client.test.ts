@@ -6,7 +6,8 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import { join } from 'node:path';
-import { ping } from '../../../helper/src/client/client';
+import { StoreSession, ping } from '../../../helper/src/client/client';
+import { Store, build } from '../../../helper/src/server/store';
 import { markerLine, markerPath, writeMarker } from '../../../helper/src/client/marker';
 import { Config, defaultConfig } from '../../../helper/src/config/config';
 import { Krb5BridgeError } from '../../../helper/src/errors';
@@ -100,6 +101,112 @@ describe('connection failures', () => {
     server.close();
   });
 });
+
+describe('several stores: failover', () => {
+  let store: Store;
+  let real: string;
+  const config = (list: string[], timeout = 4): Config => ({ ...defaultConfig(), store: list.join(','), munge_socket: c.mungeSocket, timeout });
+  /** A port where nothing listens. */
+  async function deadAddress(): Promise<string> {
+    const s = net.createServer();
+    await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
+    const a = `127.0.0.1:${(s.address() as net.AddressInfo).port}`;
+    await new Promise((r) => s.close(r));
+    return a;
+  }
+  /** Ping through a session that tries `list` from its first entry; returns the answer and how long it took. */
+  async function timedPing(list: string[], timeout = 4): Promise<{ ms: number; uid: number }> {
+    const s = new StoreSession(config(list, timeout), undefined, { start: 0 });
+    const t0 = Date.now();
+    try {
+      const r = await s.request({ op: 'ping' });
+      return { ms: Date.now() - t0, uid: r.uid as number };
+    } finally {
+      s.close();
+    }
+  }
+
+  beforeAll(async () => {
+    store = await build({ listen: '127.0.0.1:0', stateDir: join(c.dir, 'failover-store'), keyFile: join(c.dir, 'failover-store.key'), minUid: 1000, mungeSocket: c.mungeSocket, idleTimeoutMs: 300, log: () => undefined });
+    real = `127.0.0.1:${(await store.listen()).port}`;
+  });
+  afterAll(() => store?.close());
+
+  test('a dead store first: the next one answers at once', async () => {
+    const r = await timedPing([await deadAddress(), real]);
+    expect(r.uid).toBe(0);
+    // A refused connection costs a round trip, not the dead store's share (2 s); generous bound for a loaded machine.
+    expect(r.ms).toBeLessThan(1_500);
+  });
+
+  test('a hung store first costs at most its share of the timeout, then the next one answers', async () => {
+    let seen = 0;
+    const { server, address } = await fakeStore(() => void seen++);
+    const r = await timedPing([address, real], 2);
+    expect(seen).toBe(1); // the hung store did get the request
+    expect(r.uid).toBe(0);
+    // Its share is 1 s of the 2 s timeout: it waited that long for the hung store, and no longer
+    // (the upper bound is loose for a loaded machine, still below the whole timeout).
+    expect(r.ms).toBeGreaterThanOrEqual(950);
+    expect(r.ms).toBeLessThan(1_900);
+    server.close();
+  });
+
+  test('every store failing: the error names each store tried and why', async () => {
+    const dead = await deadAddress();
+    const { server, address: hung } = await fakeStore(() => undefined);
+    const { server: closer, address: closing } = await fakeStore((_r, sock) => void sock.destroy());
+    const e = await failure(new StoreSession(config([dead, hung, closing], 1.5), undefined, { start: 0 }).request({ op: 'ping' }));
+    expect(e.code).toBe('E_STORE_CLOSED');
+    expect(e.message).toContain(`: no store could answer; tried ${dead} (E_STORE_UNREACHABLE: cannot connect to ${dead}: ECONNREFUSED), ${hung} (E_STORE_TIMEOUT: store ${hung} sent no answer within `);
+    // The dead store failed at once, so the hung one had about half of the 1.5 s left, not a third.
+    expect(e.message).toMatch(/sent no answer within 0\.[67] s\), /);
+    expect(e.message).toContain(`), ${closing} (E_STORE_CLOSED: store ${closing} closed the connection without answering`);
+    server.close();
+    closer.close();
+  });
+
+  test("a store's own refusal is the answer: the next store is not asked", async () => {
+    let asked = 0;
+    const { server, address } = await fakeStore(() => void asked++);
+    const e = await failure(new StoreSession(config([real, address]), undefined, { start: 0 }).request({ op: 'show', uid: 4242 }));
+    expect(e.code).toBe('E_NOT_FOUND');
+    expect(e.message).toContain(`store ${real}: `);
+    expect(asked).toBe(0);
+    server.close();
+  });
+
+  test('a kept connection the store closed while idle is opened again for the next request', async () => {
+    const s = new StoreSession(config([real]), undefined, { start: 0 });
+    try {
+      expect((await s.request({ op: 'ping' })).uid).toBe(0);
+      // The store's idle timeout here is 300 ms: it closes the session's connection.
+      await waitUntil(() => store.connections() === 0, 5_000);
+      expect((await s.request({ op: 'ping' })).uid).toBe(0);
+    } finally {
+      s.close();
+    }
+  });
+
+  test('concurrent requests on one session queue: each gets its own answer', async () => {
+    const s = new StoreSession(config([real]), undefined, { start: 0 });
+    try {
+      const answers = await Promise.all(Array.from({ length: 20 }, () => s.request({ op: 'ping' })));
+      expect(answers.map((a) => a.uid)).toEqual(Array(20).fill(0));
+      expect(store.connections()).toBe(1);
+    } finally {
+      s.close();
+    }
+  });
+});
+
+async function waitUntil(fn: () => boolean, ms: number): Promise<void> {
+  const end = Date.now() + ms;
+  while (!fn()) {
+    if (Date.now() > end) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
 
 describe('authentication of the store', () => {
   const config = (store: string): Config => ({ ...defaultConfig(), store, munge_socket: c.mungeSocket, timeout: 5 });

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadConfig, parseAddress, parseConfigText } from '../../../helper/src/config/config';
+import { loadConfig, parseAddress, parseAddressList, parseConfigText } from '../../../helper/src/config/config';
 import { Krb5BridgeError } from '../../../helper/src/errors';
 
 function codeOf(fn: () => unknown): string {
@@ -33,6 +33,13 @@ describe('config file parsing', () => {
     ['timeout = 0', 'f.conf:1: timeout must be a number of seconds between 0 and 3600, got "0"'],
     ['min_uid = 12x', 'f.conf:1: min_uid must be a numeric uid, got "12x"'],
     ['state_dir = relative/dir', 'f.conf:1: state_dir must be an absolute path, got "relative/dir"'],
+    ['store = a:1, b:2', 'f.conf:1: expected HOST:PORT or HOST:PORT,HOST:PORT,... without spaces, got "a:1, b:2"'],
+    ['store = a:1,,b:2', 'f.conf:1: expected HOST:PORT or HOST:PORT,HOST:PORT,... without spaces, got "a:1,,b:2"'],
+    ['store = a:1,b', 'f.conf:1: expected HOST:PORT, got "b"'],
+    ['store = a:1,a:1', 'f.conf:1: a:1 is listed twice in "a:1,a:1"'],
+    ['store = ' + Array.from({ length: 9 }, (_, i) => `s${i}:1`).join(','), 'f.conf:1: at most 8 stores, got 9 in "s0:1,s1:1,s2:1,s3:1,s4:1,s5:1,s6:1,s7:1,s8:1"'],
+    ['listen = a:1,b:2', 'f.conf:1: expected HOST:PORT, got "a:1,b:2"'],
+    ['keeper_auth = gssapi', 'f.conf:1: keeper_auth must be auto, munge or krb5, got "gssapi"'],
   ])('refuses %j with E_CONFIG naming file and line', (text, detail) => {
     expect(codeOf(() => parseConfigText(text, 'f.conf'))).toBe(`E_CONFIG: invalid configuration; fix the file or flag named: ${detail}`);
   });
@@ -43,6 +50,15 @@ describe('addresses', () => {
     expect(parseAddress('store.example.org:7386')).toEqual({ host: 'store.example.org', port: 7386 });
     expect(parseAddress('[::1]:80')).toEqual({ host: '::1', port: 80 });
     expect(parseAddress('127.0.0.1:0')).toEqual({ host: '127.0.0.1', port: 0 });
+  });
+
+  test('store may list several stores (tried in turn by clients)', () => {
+    expect(parseAddressList('s1.example:7386,10.0.0.2:7386,[::1]:7')).toEqual([
+      { host: 's1.example', port: 7386 },
+      { host: '10.0.0.2', port: 7386 },
+      { host: '::1', port: 7 },
+    ]);
+    expect(parseConfigText('store = s1:1,s2:2\n', 'f').store).toBe('s1:1,s2:2');
   });
 });
 

@@ -1,9 +1,10 @@
 /**
- * Job-bound fetch logic: hostlist expansion, the squeue/sinfo parsing and every refusal, and the
- * per-job cache (5,000 concurrent node fetches of one job cost one squeue). The commands' output
- * here is the exact format Slurm 22.05 prints (the real slurmctld is exercised in e2e/policy).
+ * Job-bound fetch logic: hostlist expansion, every refusal, and the per-job cache (5,000
+ * concurrent node fetches of one job cost one slurm_load_job). slurmctld's answers are given as
+ * libslurm's rows (the real slurmctld is exercised in e2e/policy and e2e/multinode).
  */
 import { expandHostlist } from '../../../helper/src/slurm/hostlist';
+import { Krb5BridgeError } from '../../../helper/src/errors';
 import { JobChecker } from '../../../helper/src/policy/jobcheck';
 
 describe('hostlist', () => {
@@ -21,25 +22,40 @@ describe('hostlist', () => {
   });
 });
 
-type Out = { stdout: string; stderr: string; code: number };
-function checker(jobs: Record<string, Out>, nodes = 'n1|10.0.0.1|n1\nn2|10.0.0.2|n2\nn3|10.0.0.3|n3\nn1|10.0.0.1|n1\n') {
+type Job = { user_id: number; state: string; nodes: string } | 'unreachable';
+const NODES = [
+  { name: 'n1', addr: '10.0.0.1', hostname: 'n1' },
+  { name: 'n2', addr: '10.0.0.2', hostname: 'n2' },
+  { name: 'n3', addr: '10.0.0.3', hostname: 'n3' },
+  { name: 'n1', addr: '10.0.0.1', hostname: 'n1' },
+];
+/** slurmctld as libslurm answers (slurm/slurmctld.ts); the real one is exercised in e2e/policy and e2e/multinode. */
+function checker(jobs: Record<string, Job>, nodes = NODES) {
   const calls: string[] = [];
-  const c = new JobChecker({}, async (cmd, args) => {
-    calls.push(`${cmd} ${args.join(' ')}`);
-    await new Promise((r) => setTimeout(r, 5));
-    if (cmd === 'sinfo') return { stdout: nodes, stderr: '', code: 0 };
-    return jobs[args[2]!] ?? { stdout: '', stderr: 'slurm_load_jobs error: Invalid job id specified\n', code: 1 };
+  const c = new JobChecker({}, {
+    async job(id) {
+      calls.push(`job ${id}`);
+      await new Promise((r) => setTimeout(r, 5));
+      const j = jobs[id];
+      if (j === 'unreachable') throw new Krb5BridgeError('E_SLURMCTLD_UNREACHABLE', `slurm_load_job(${id}): Unable to contact slurm controller (connect failure)`);
+      return j && { job_id: Number(id), ...j };
+    },
+    async nodes() {
+      calls.push('nodes');
+      await new Promise((r) => setTimeout(r, 5));
+      return nodes;
+    },
   });
   return { c, calls };
 }
 
-const running = { stdout: '42|1001|RUNNING|n[1-2]\n', stderr: '', code: 0 };
+const running = { user_id: 1001, state: 'RUNNING', nodes: 'n[1-2]' };
 
-test('the node of a running job of the uid passes; squeue is asked with user-proof fields only', async () => {
+test('the node of a running job of the uid passes; one job question and one node table', async () => {
   const { c, calls } = checker({ '42': running });
   expect(await c.check(1001, '42', { addr: '10.0.0.2' })).toBe('n2');
   expect(await c.check(1001, '42', { addr: '::ffff:10.0.0.1' })).toBe('n1');
-  expect(calls).toEqual(['squeue --noheader --jobs 42 --format %A|%U|%T|%N', 'sinfo --noheader --Node --format %N|%o|%n']);
+  expect(calls).toEqual(['job 42', 'nodes']);
 });
 
 test.each([
@@ -54,7 +70,7 @@ test.each([
 });
 
 test('a pending or finished job is refused; slurmctld down is E_SLURMCTLD_UNREACHABLE', async () => {
-  const { c } = checker({ '5': { stdout: '5|1001|PENDING|\n', stderr: '', code: 0 }, '6': { stdout: '6|1001|COMPLETED|n1\n', stderr: '', code: 0 }, '9': { stdout: '', stderr: 'slurm_load_jobs error: Unable to contact slurm controller (connect failure)\n', code: 1 } });
+  const { c } = checker({ '5': { user_id: 1001, state: 'PENDING', nodes: '' }, '6': { user_id: 1001, state: 'COMPLETED', nodes: 'n1' }, '9': 'unreachable' });
   await expect(c.check(1001, '5', { addr: '10.0.0.1' })).rejects.toMatchObject({ code: 'E_NO_JOB', message: expect.stringContaining('job 5 is PENDING, not starting or running') });
   await expect(c.check(1001, '6', { addr: '10.0.0.1' })).rejects.toMatchObject({ code: 'E_NO_JOB' });
   await expect(c.check(1001, '9', { addr: '10.0.0.1' })).rejects.toMatchObject({ code: 'E_SLURMCTLD_UNREACHABLE', message: expect.stringContaining('Unable to contact slurm controller') });
@@ -65,10 +81,10 @@ test('Kerberos host principal: the authenticated host name identifies the node',
   expect(await c.check(1001, '42', { hostName: 'N2', addr: '203.0.113.9' })).toBe('n2');
 });
 
-test('a 5,000-node job start costs one squeue and one sinfo', async () => {
+test('a 5,000-node job start costs one job question and one node table', async () => {
   const names = Array.from({ length: 5000 }, (_, i) => `c${i + 1}`);
-  const nodes = names.map((n, i) => `${n}|10.${(i >> 8) & 255}.${i & 255}.1|${n}`).join('\n');
-  const { c, calls } = checker({ '77': { stdout: '77|1001|RUNNING|c[1-5000]\n', stderr: '', code: 0 } }, nodes);
+  const nodes = names.map((n, i) => ({ name: n, addr: `10.${(i >> 8) & 255}.${i & 255}.1`, hostname: n }));
+  const { c, calls } = checker({ '77': { user_id: 1001, state: 'RUNNING', nodes: 'c[1-5000]' } }, nodes);
   const got = await Promise.all(names.map((_, i) => c.check(1001, '77', { addr: `10.${(i >> 8) & 255}.${i & 255}.1` })));
   expect(got).toEqual(names);
   expect(calls).toHaveLength(2);

@@ -16,7 +16,7 @@ function rec(uid: number, over: Partial<StoredCredential> = {}): StoredCredentia
   return { uid, principal: `u${uid}@R`, endtime: T + 3600, renew_till: T + 86400, authtime: T - 60, stored_at: T, creds: Buffer.from(`cred${uid}`).toString('base64'), ...over };
 }
 
-function setup(opts: { renew?: (b: Buffer) => Promise<RenewedTgt>; margin?: number } = {}) {
+function setup(opts: { renew?: (b: Buffer) => Promise<RenewedTgt>; margin?: number; leading?: () => boolean } = {}) {
   let now = T;
   const lines: string[] = [];
   const m = memoryRecords((l) => lines.push(l));
@@ -27,6 +27,7 @@ function setup(opts: { renew?: (b: Buffer) => Promise<RenewedTgt>; margin?: numb
     log: (l) => lines.push(l),
     audit: { record: (e) => audited.push(e), close: () => undefined },
     marginSeconds: opts.margin ?? 600,
+    leadership: opts.leading ? { leading: opts.leading, close: async () => undefined } : undefined,
     now: () => now,
     random: () => 0.999,
     renew:
@@ -245,4 +246,20 @@ test('a renewed ticket the storage cannot take (disk full) is kept and served fr
   expect(s.records.health()).toEqual({ ok: true });
   expect(await s.records.storedUids()).toEqual([1001, 1002]);
   expect(s.lines[s.lines.length - 1]).toMatch(/^the memory \(unit tests only\) takes writes again: every credential kept in memory is saved/);
+});
+
+test('several stores: only while this store leads (the etcd election) does it renew or drop anything', async () => {
+  let leads = false;
+  const s = setup({ leading: () => leads });
+  await s.seed(rec(1001));
+  await s.seed(rec(1002, { endtime: T + 10, renew_till: T + 10 }));
+  s.at(T + 3000); // 1001 due for renewal, 1002 expired
+  await s.renewer.cycle();
+  expect(s.asked).toEqual([]);
+  expect(s.cred(1002)).toBeDefined(); // expired, but another store drops it
+  leads = true;
+  await s.renewer.cycle();
+  expect(s.asked).toEqual(['cred1001']);
+  expect(s.cred(1002)).toBeUndefined();
+  expect(s.lines.filter((l) => l.startsWith('op=drop uid=1002'))).toHaveLength(1);
 });
