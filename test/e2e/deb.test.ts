@@ -108,7 +108,7 @@ test('lintian: no error or warning; the informational and pedantic notes left ar
   // - package-supports-alternative-init-but-no-init.d-script: the daemons are run by the systemd
   //   units; a sysvinit site runs `krb5bridge serve` / `keeper` from its own init (krb5bridge(8)).
   // - repeated-path-segment: koffi's own layout (node_modules/koffi/lib, src/koffi/src), the paths
-  //   its index.js loads.
+  //   its index.js loads, and etcd3's (node_modules/etcd3/lib, beside the proto/ it reads as ../proto).
   expect(r.stdout.trim().split('\n').sort()).toEqual([
     'I: krb5bridge: hardening-no-bindnow [usr/lib/krb5bridge/node_modules/@koromix/koffi-linux-x64/linux_x64/koffi.node]',
     'I: krb5bridge: hardening-no-fortify-functions [usr/lib/krb5bridge/node_modules/@koromix/koffi-linux-x64/linux_x64/koffi.node]',
@@ -118,6 +118,7 @@ test('lintian: no error or warning; the informational and pedantic notes left ar
     'I: krb5bridge: spelling-error-in-binary Ambigous Ambiguous [usr/lib/krb5bridge/node_modules/@koromix/koffi-linux-x64/linux_x64/koffi.node]',
     'I: krb5bridge: spelling-error-in-binary alignement alignment [usr/lib/krb5bridge/node_modules/@koromix/koffi-linux-x64/linux_x64/koffi.node]',
     'P: krb5bridge: repeated-path-segment koffi [usr/lib/krb5bridge/node_modules/koffi/src/koffi/]',
+    'P: krb5bridge: repeated-path-segment lib [usr/lib/krb5bridge/node_modules/etcd3/lib/]',
     'P: krb5bridge: repeated-path-segment lib [usr/lib/krb5bridge/node_modules/koffi/lib/]',
     'P: krb5bridge: repeated-path-segment src [usr/lib/krb5bridge/node_modules/koffi/src/koffi/src/]',
   ]);
