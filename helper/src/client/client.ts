@@ -57,6 +57,11 @@ export class StoreSession {
     this.current = (opts.start ?? (this.stores.length > 1 ? randomInt(this.stores.length) : 0)) % this.stores.length;
   }
 
+  /** Is a connection open and authenticated (the next request needs no new handshake)? */
+  get connected(): boolean {
+    return !!(this.conn && this.auth && !this.conn.broken);
+  }
+
   /** The store this session talks to now (or will try first). */
   get store(): string {
     return this.stores[this.current]!;
@@ -64,7 +69,7 @@ export class StoreSession {
 
   /** Connect and authenticate (krb5: mutual handshake); nothing of a request is sent before it succeeds. */
   private async open(store: string, op: string, deadline: number): Promise<{ conn: StoreConnection; auth: ClientAuth; reused: boolean }> {
-    if (this.conn && this.auth && !this.conn.broken) return { conn: this.conn, auth: this.auth, reused: true };
+    if (this.connected) return { conn: this.conn!, auth: this.auth!, reused: true };
     this.close();
     const config = { ...this.config, store, ...(this.opts.mech ? { auth: this.opts.mech } : {}) };
     const auth = clientAuthFor(config, this.who ?? (op === 'fetch' ? { role: 'node' } : { role: 'user' }));

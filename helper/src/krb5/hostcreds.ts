@@ -3,15 +3,25 @@
  * identity). krb5_get_init_creds_keytab puts the host's TGT in a MEMORY ccache (never a file:
  * nothing of the host key lands on disk), kept per process until a minute before it expires, so a
  * keeper fetching often asks the KDC once per TGT life.
+ *
+ * hostCcache asks the KDC on the calling thread (fine for a command). A daemon must never wait on
+ * the KDC there: the node keeper calls fetchHostTicket, which gets the TGT and the store's ticket
+ * on a worker thread (KdcWorkers: given up after a timeout) into a new host cache, and asks
+ * hostTicketReady before it uses Kerberos at all (keeper/storelink.ts).
  */
+import { randomBytes } from 'node:crypto';
 import { Krb5BridgeError } from '../errors';
+import { KdcWorkers, onWorker } from './kdcworker';
 import { Keytab } from './keytab';
-import { KrbCreds, Ptr, cAlloc, cFree, check, ctx, errorMessage, fn, koffi, outPtr } from './lib';
+import { KRB5, KrbCreds, Ptr, cAlloc, cFree, check, ctx, errorMessage, fn, koffi, outPtr } from './lib';
 import { parsePrincipal } from './names';
+import { addServiceTicket, parseWith } from './tgs';
 
 interface HostCache {
   cc: Ptr;
   endtime: number;
+  /** End time of the service tickets fetchHostTicket put in it, by service principal. */
+  services?: Map<string, number>;
 }
 
 const hostCaches = new Map<string, HostCache>();
@@ -57,4 +67,91 @@ export function hostCcache(keytabPath: string, principal: string): Ptr {
 export function dropHostCache(): void {
   for (const h of hostCaches.values()) fn.cc_destroy(ctx(), h.cc);
   hostCaches.clear();
+}
+
+/**
+ * Does the host cache hold, for more than a minute still, the TGT and a ticket for every one of
+ * `services`? Then an AP exchange with them needs no KDC. Asks nothing of the KDC.
+ */
+export function hostTicketReady(keytabPath: string, principal: string, services: readonly string[]): boolean {
+  const hit = hostCaches.get(`${keytabPath}\0${principal}`);
+  const soon = Math.floor(Date.now() / 1000) + 60;
+  return !!hit && hit.endtime > soon && services.every((s) => (hit.services?.get(s) ?? 0) > soon);
+}
+
+/** One host ticket request at a time per process; the timeout is the caller's (kdc_timeout). */
+const hostWorkers = new KdcWorkers<null>({ concurrency: 1, perSecond: 2, timeoutMs: 10_000 }, () => null, { exchanges: 'host ticket requests', kdcMayBe: 'down or hung' });
+
+/**
+ * The host's TGT from its keytab and a ticket for each of `services`, asked of the KDC on a worker
+ * thread into a new MEMORY ccache, which then replaces the host cache: the event loop never waits
+ * on the KDC. E_KDC_UNREACHABLE when the KDC does not answer within `timeoutMs` (the exchange, given
+ * up on, finishes on its thread and its cache is destroyed); E_AUTH when the KDC refuses the key.
+ */
+export async function fetchHostTicket(keytabPath: string, principal: string, services: readonly string[], timeoutMs: number): Promise<void> {
+  hostWorkers.configure({ timeoutMs });
+  // The trusted-path check on this thread; libkrb5 then reads the checked file by its descriptor.
+  const kt = Keytab.open(keytabPath, principal, 'client');
+  // The exchange closes the keytab when it ends (it may outlive a timeout); if it never starts, we do.
+  let started = false;
+  const made = await hostWorkers.run(
+    `the host ticket of ${principal}`,
+    async (w) => {
+      started = true;
+      const c = w.c;
+      const ktw: [Ptr | null] = [null];
+      const client = parseWith(c, principal);
+      const creds = cAlloc(koffi.sizeof(KrbCreds));
+      const opt: [Ptr | null] = [null];
+      let cc: Ptr | undefined;
+      const name = `MEMORY:krb5bridge-host-${randomBytes(12).toString('hex')}`;
+      try {
+        let code = fn.kt_resolve(c, kt.descriptorName(), ktw) as number;
+        if (code !== 0 || !ktw[0]) throw new Krb5BridgeError('E_CONFIG', `client keytab ${keytabPath}: ${errorMessage(code)}`);
+        code = fn.get_init_creds_opt_alloc(c, opt) as number;
+        if (code !== 0 || !opt[0]) throw new Krb5BridgeError('E_KRB5', `krb5_get_init_creds_opt_alloc: ${errorMessage(code)}`);
+        code = await onWorker(fn.get_init_creds_keytab, c, creds, client, ktw[0], 0, null, opt[0]);
+        if (code === KRB5.KDC_UNREACH) throw new Krb5BridgeError('E_KDC_UNREACHABLE', `getting a ticket for ${principal} from keytab ${keytabPath}: ${errorMessage(code)}`);
+        if (code !== 0) throw new Krb5BridgeError('E_AUTH', `cannot get a ticket for ${principal} from keytab ${keytabPath}: ${errorMessage(code)} [${code}]`);
+        const endtime = (koffi.decode(creds, KrbCreds) as { times: { endtime: number } }).times.endtime;
+        const out: [Ptr | null] = [null];
+        code = fn.cc_resolve(c, name, out) as number;
+        if (code !== 0 || !out[0]) throw new Krb5BridgeError('E_KRB5', `krb5_cc_resolve ${name}: ${errorMessage(code)}`);
+        cc = out[0];
+        check('krb5_cc_initialize', fn.cc_initialize(c, cc, client) as number);
+        check('krb5_cc_store_cred', fn.cc_store_cred(c, cc, creds) as number);
+        const ends = new Map<string, number>();
+        for (const service of services) ends.set(service, await addServiceTicket(c, cc, client, service));
+        fn.cc_close(c, cc);
+        cc = undefined;
+        return { name, endtime, services: ends };
+      } catch (e) {
+        if (cc !== undefined) fn.cc_destroy(c, cc);
+        throw e;
+      } finally {
+        fn.free_cred_contents(c, creds);
+        cFree(creds);
+        if (opt[0]) fn.get_init_creds_opt_free(c, opt[0]);
+        if (ktw[0]) fn.kt_close(c, ktw[0]);
+        fn.free_principal(c, client);
+        kt.close();
+      }
+    },
+    // Given up on, finished later: nobody will use it.
+    (t) => destroyByName(t.name),
+  ).finally(() => {
+    if (!started) kt.close();
+  });
+  const out: [Ptr | null] = [null];
+  const code = fn.cc_resolve(ctx(), made.name, out) as number;
+  if (code !== 0 || !out[0]) throw new Krb5BridgeError('E_KRB5', `krb5_cc_resolve ${made.name}: ${errorMessage(code)}`);
+  const key = `${keytabPath}\0${principal}`;
+  const old = hostCaches.get(key);
+  hostCaches.set(key, { cc: out[0], endtime: made.endtime, services: made.services });
+  if (old) fn.cc_destroy(ctx(), old.cc);
+}
+
+function destroyByName(name: string): void {
+  const out: [Ptr | null] = [null];
+  if ((fn.cc_resolve(ctx(), name, out) as number) === 0 && out[0]) fn.cc_destroy(ctx(), out[0]);
 }

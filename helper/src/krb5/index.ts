@@ -7,5 +7,5 @@ export { MAX_KRBCRED_BYTES } from './krbcred';
 export { renewKrbCred, configureRenewals, checkRenewable, iso, type RenewedTgt, type RenewPolicy } from './renew';
 export { ApClient, ApServer, type ClientIdentity } from './ap';
 export { Keytab } from './keytab';
-export { dropHostCache } from './hostcreds';
+export { dropHostCache, fetchHostTicket, hostTicketReady } from './hostcreds';
 export { defaultRealm, kdcClockOffset, keytabAccepts } from './probe';

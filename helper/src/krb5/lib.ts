@@ -138,7 +138,7 @@ export const fn = {
   kt_get_entry: lib.func('int krb5_kt_get_entry(void *ctx, void *kt, void *princ, uint32 vno, int32 enctype, void *entry)'),
   get_init_creds_opt_alloc: lib.func('int krb5_get_init_creds_opt_alloc(void *ctx, _Out_ void **opt)'),
   get_init_creds_opt_free: lib.func('void krb5_get_init_creds_opt_free(void *ctx, void *opt)'),
-  get_init_creds_keytab: lib.func('int krb5_get_init_creds_keytab(void *ctx, void *creds, void *client, void *kt, int32 start, const char *svc, void *opt)'),
+  get_init_creds_keytab: lib.func('int krb5_get_init_creds_keytab(void *ctx, void *creds, void *client, void *kt, int32 start, const char *svc, void *opt)') as unknown as AsyncKrbFn,
   get_credentials: lib.func('int krb5_get_credentials(void *ctx, int32 options, void *cc, void *in, _Out_ void **out)') as unknown as AsyncKrbFn,
   get_renewed_creds: lib.func('int krb5_get_renewed_creds(void *ctx, void *creds, void *client, void *cc, const char *service)') as unknown as AsyncKrbFn,
 

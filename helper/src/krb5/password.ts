@@ -14,13 +14,14 @@
  */
 import { randomBytes } from 'node:crypto';
 import { Krb5BridgeError } from '../errors';
-import { KRB5, KrbCreds, Ptr, cAlloc, cFree, cWipe, copyIn, errorMessage, fn, koffi } from './lib';
+import { KRB5, Ptr, cAlloc, cFree, cWipe, copyIn, errorMessage, fn } from './lib';
 import { allocCreds, ticketInfo } from './creds';
 import { destroyCcache } from './ccache';
 import { mkKrbCred } from './krbcred';
 import type { Keytab } from './keytab';
 import { KdcWorkerPolicy, KdcWorkers, WorkerContext, onWorker } from './kdcworker';
 import type { TicketInfo } from './types';
+import { addServiceTicket, parseWith } from './tgs';
 
 export interface PasswordLoginOptions {
   /** The gateway's keytab (opened through the trusted-path check) and the principal in it that krb5_verify_init_creds checks against. */
@@ -66,34 +67,6 @@ function cString(s: string): { p: Ptr; len: number } {
   copyIn(p, b);
   b.fill(0);
   return { p, len: b.length + 1 };
-}
-
-function parseWith(c: Ptr, name: string): Ptr {
-  const out: [Ptr | null] = [null];
-  const code = fn.parse_name(c, name, out) as number;
-  if (code !== 0 || !out[0]) throw new Krb5BridgeError('E_KRB5', `krb5_parse_name (${name}): ${errorMessage(code)}`);
-  return out[0];
-}
-
-/** krb5_get_credentials for `service` into `cc` on a worker thread (a TGS exchange). */
-async function addServiceTicket(c: Ptr, cc: Ptr, client: Ptr, service: string): Promise<void> {
-  const server = parseWith(c, service);
-  const inCreds = cAlloc(koffi.sizeof(KrbCreds));
-  const out = cAlloc(8);
-  try {
-    koffi.encode(inCreds, koffi.offsetof(KrbCreds, 'client'), 'void *', client);
-    koffi.encode(inCreds, koffi.offsetof(KrbCreds, 'server'), 'void *', server);
-    const code = await onWorker(fn.get_credentials, c, 0, cc, inCreds, out);
-    if (code === KRB5.KDC_UNREACH) throw new Krb5BridgeError('E_KDC_UNREACHABLE', `getting a ticket for ${service}: ${errorMessage(code)}`);
-    if (code === KRB5.KDC_ERR_S_PRINCIPAL_UNKNOWN) throw new Krb5BridgeError('E_CONFIG', `the KDC does not know the store principal ${service}; check store_principal in the gateway's config`);
-    if (code !== 0) throw new Krb5BridgeError('E_KRB5', `krb5_get_credentials for ${service}: ${errorMessage(code)} [${code}]`);
-    const got = koffi.decode(out, 'void *') as Ptr | null;
-    if (got) fn.free_creds(c, got);
-  } finally {
-    cFree(out);
-    cFree(inCreds);
-    fn.free_principal(c, server);
-  }
 }
 
 /** A new MEMORY ccache of context c holding `creds` (its client's). Returns handle and name. */
