@@ -43,7 +43,7 @@ test('slurmctld stopped as the batch step starts: the job is told why, and its c
   expect(krb5bridgeLines(readFileSync(err, 'utf8'))).toEqual([
     expect.stringMatching(
       new RegExp(
-        `^krb5bridge: no Kerberos ticket for this job yet \\(E_SLURMCTLD_UNREACHABLE: store ${c.store.replace(/\./g, '\\.')}: squeue --jobs ${job}: (?:no answer within 2\\.5 s|slurm_load_jobs error: Unable to contact slurm controller \\(connect failure\\))\\); it is written to ${cc.slice(5)} \\(KRB5CCNAME\\) as soon as it can be had$`,
+        `^krb5bridge: no Kerberos ticket for this job yet \\(E_SLURMCTLD_UNREACHABLE: store ${c.store.replace(/\./g, '\\.')}: slurm_load_job\\(${job}\\): (?:no answer from slurmctld within 2\\.5 s|Unable to contact slurm controller \\(connect failure\\))\\); it is written to ${cc.slice(5)} \\(KRB5CCNAME\\) as soon as it can be had$`,
       ),
     ),
   ]);
