@@ -87,6 +87,9 @@ export async function buildGateway(d: GatewayDeps): Promise<Gateway> {
     const { status, body } = errorReply(known ?? e);
     void reply.code(status).send(body);
   });
+  // By the route's pattern: a job id or a mistyped URL never becomes a series of its own.
+  const { observe } = d;
+  if (observe) app.addHook('onResponse', async (req, reply) => observe(req.method, req.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000));
   app.setNotFoundHandler((req, reply) => {
     const { body } = errorReply(new Krb5BridgeError('E_BAD_REQUEST', `no route ${req.method} ${req.url.split('?')[0]!.slice(0, 200)}; GET /api/v1/openapi.json lists them`));
     void reply.code(404).send(body);
