@@ -2,16 +2,19 @@
  * `krb5bridge doctor` on the real cluster, as root with the cluster's config: a healthy compute
  * node and store host print only passing lines and exit 0; each planted fault (store down, munge
  * socket wrong, host keytab mode 0644, an unsafe keeper socket, the KDC's clock an hour ahead,
- * the plugstack line missing) fails its own line with a remedy, and doctor exits 2. The KDC's
+ * the plugstack line missing; on the gateway host its TLS key mode 0644 or not the certificate's, its
+ * keytab missing or holding another principal, slurmrestd stopped) fails its own line with a
+ * remedy, and doctor exits 2. The KDC's
  * clock is skewed without touching the machine's: the real krb5kdc is restarted with a small
  * LD_PRELOAD library (built here) that adds an hour to the time it reads.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdtempSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Cluster, clusterForFile, pidAlive, waitFor } from '../lib/cluster';
 
-const cluster = clusterForFile();
+// --gateway: slurmrestd and the gateway too, for the gateway host's checks (its own config, DIR/gateway.conf).
+const cluster = clusterForFile({ gateway: true });
 let c: Cluster;
 let scratch: string;
 
@@ -107,6 +110,86 @@ test('the plugstack line missing: the plugstack line fails with the line to add'
   } finally {
     c.plugstack();
   }
+});
+
+/** doctor on the gateway host: the gateway's own config file. */
+const gateway = (): Run => doctor('--role', 'gateway', '--config', c.gateway!.config);
+
+test('a healthy gateway host: only passing lines, exit 0', () => {
+  const r = gateway();
+  expect(r.lines.filter((l) => !/^ok {4}/.test(l))).toEqual([]);
+  expect(r.lines.map((l) => /^ok +([^:]+):/.exec(l)?.[1])).toEqual(['config', 'node', 'krb5.conf', 'clock', 'store', 'slurm', 'gateway-cert', 'gateway-key', 'gateway-keytab', 'jwt-key', 'slurmrestd']);
+  expect(line(r, 'gateway-key')).toBe(`ok    gateway-key: ${c.dir}/gateway/server.key is root's alone (ec key) and matches the certificate`);
+  expect(line(r, 'slurmrestd')).toMatch(new RegExp(`^ok {4}slurmrestd: slurmrestd at ${c.gateway!.slurmrestd} accepted a token of jwt_key; slurmctld \\S+ UP \\(primary\\)$`));
+  expect(r.code).toBe(0);
+});
+
+test('gateway TLS key mode 0644: the gateway-key line fails with the chmod to run', () => {
+  const key = join(c.dir, 'gateway', 'server.key');
+  chmodSync(key, 0o644);
+  try {
+    const r = gateway();
+    expect(r.failed).toEqual(['gateway-key']);
+    expect(line(r, 'gateway-key')).toBe(`fail  gateway-key: gateway TLS key ${key} has mode 0644: group or others may access it; chmod 0600 ${key} => chown root:root ${key} && chmod 0600 ${key}`);
+    expect(r.code).toBe(2);
+  } finally {
+    chmodSync(key, 0o600);
+  }
+});
+
+test("a TLS key that is not the certificate's: the gateway-key line fails", () => {
+  const key = join(c.dir, 'gateway', 'server.key');
+  const saved = readFileSync(key);
+  const other = join(scratch, 'other.key');
+  expect(spawnSync('openssl', ['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', other]).status).toBe(0);
+  writeFileSync(key, readFileSync(other));
+  try {
+    const r = gateway();
+    expect(r.failed).toEqual(['gateway-key']);
+    expect(line(r, 'gateway-key')).toBe(`fail  gateway-key: ${key} is not the key of the certificate ${c.dir}/gateway/server.crt => install the key the certificate was issued for, or a certificate for this key`);
+    expect(r.code).toBe(2);
+  } finally {
+    writeFileSync(key, saved);
+  }
+});
+
+test('the gateway keytab missing, then holding another principal: the gateway-keytab line fails with the ktadd to run', () => {
+  const kt = join(c.dir, 'kdc', 'gateway.keytab');
+  const saved = join(scratch, 'gateway.keytab');
+  const principal = `HTTP/localhost@${c.realm}`;
+  const ktadd = `=> extract a fresh key (kadmin: ktadd -k ${kt} ${principal}) and check the principal exists in the KDC`;
+  renameSync(kt, saved);
+  try {
+    const r = gateway();
+    expect(r.failed).toEqual(['gateway-keytab']);
+    expect(line(r, 'gateway-keytab')).toBe(`fail  gateway-keytab: ${kt} cannot be used for ${principal}: cannot open the client keytab ${kt}: it does not exist ${ktadd}`);
+    expect(r.code).toBe(2);
+    // The host's keytab in its place: a keytab, root's, but without the gateway's principal.
+    copyFileSync(c.env.TC_HOST_KEYTAB!, kt);
+    chmodSync(kt, 0o600);
+    const w = gateway();
+    expect(w.failed).toEqual(['gateway-keytab']);
+    expect(line(w, 'gateway-keytab')).toMatch(new RegExp(`^fail  gateway-keytab: ${kt} cannot be used for ${principal}: client keytab ${kt} holds no key for ${principal}: .* ${ktadd.replace(/[()]/g, '\\$&')}$`));
+    expect(w.code).toBe(2);
+  } finally {
+    renameSync(saved, kt);
+  }
+  expect(gateway().code).toBe(0);
+});
+
+test('slurmrestd stopped: the slurmrestd line fails and says to start it', () => {
+  c.stop('slurmrestd');
+  try {
+    const r = gateway();
+    expect(r.failed).toEqual(['slurmrestd']);
+    expect(line(r, 'slurmrestd')).toBe(
+      `fail  slurmrestd: cannot reach slurmrestd at ${c.gateway!.slurmrestd}: ECONNREFUSED => start slurmrestd (systemctl start slurmrestd; as an unprivileged user, -a rest_auth/jwt) and check slurmrestd = ${c.gateway!.slurmrestd} in the config`,
+    );
+    expect(r.code).toBe(2);
+  } finally {
+    c.start('slurmrestd');
+  }
+  expect(line(gateway(), 'slurmrestd')).toMatch(/^ok {4}slurmrestd: /);
 });
 
 /** Stop the cluster's KDC and start krb5kdc again as testcluster does, with extra environment. */

@@ -9,13 +9,15 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Cluster, User, clusterForFile, waitFor } from '../lib/cluster';
 import { curl, login, pythonExample, secretsFound, ticketBytesIn } from '../lib/gateway';
+import { promtool, scrape, value } from '../lib/metrics';
 import { REPORT_SCRIPT, parseReport } from './jobreport';
 
-const cluster = clusterForFile({ gateway: true });
+// --metrics: the gateway serves its metrics too (TC_GATEWAY_METRICS), for the metrics test below.
+const cluster = clusterForFile({ gateway: true, metrics: true });
 let c: Cluster;
 let alice: User;
 let bob: User;
-const PW = { alice: 'alice-Pa55 word!', bob: 'bob-S3cret-99' };
+const PW = { alice: 'alice-Pa55 word!', bob: 'bob-S3cret-99', dora: 'dora-Metr1cs' };
 
 const REMEDY_BAD = 'fix the field named and send it again';
 const SESSION = { code: 'E_SESSION', message: 'the session token is missing, malformed, expired or logged out', remedy: 'log in again (POST /api/v1/login)' };
@@ -190,6 +192,66 @@ test('the OpenAPI description is served and lists every route', () => {
   expect(curl(c, 'GET', '/healthz')).toMatchObject({ status: 200, body: { status: 'ok' } });
 });
 
+test('metrics: requests by route pattern and status, logins, submissions and sessions move by exactly what was done; promtool accepts the scrape', async () => {
+  const dora = c.adduser('gwdora');
+  c.passwd(dora.name, PW.dora);
+  const at = c.env.TC_GATEWAY_METRICS!;
+  expect(at).toMatch(/^127\.0\.0\.1:\d+$/);
+  const req = (method: string, route: string, status: number): string => `krb5bridge_gateway_requests_total{method="${method}",route="${route}",status="${status}"}`;
+  const samples = [
+    req('POST', '/api/v1/login', 200),
+    req('POST', '/api/v1/login', 401),
+    req('POST', '/api/v1/jobs', 201),
+    req('GET', '/api/v1/jobs/:id', 200),
+    req('POST', '/api/v1/logout', 200),
+    req('GET', 'unmatched', 404),
+    'krb5bridge_gateway_request_duration_seconds_count{method="POST",route="/api/v1/login"}',
+    'krb5bridge_gateway_logins_total{method="password",result="ok"}',
+    'krb5bridge_gateway_logins_total{method="password",result="E_LOGIN_FAILED"}',
+    'krb5bridge_gateway_logins_total{method="negotiate",result="ok"}',
+    'krb5bridge_gateway_submissions_total{result="ok"}',
+    'krb5bridge_gateway_sessions',
+  ];
+  const before = scrape(at);
+  const token = login(c, dora.name, PW.dora);
+  const sessionsOpen = value(scrape(at), 'krb5bridge_gateway_sessions');
+  expect(curl(c, 'POST', '/api/v1/login', { body: { username: dora.name, password: 'not-her-password' } }).status).toBe(401);
+  const sub = curl(c, 'POST', '/api/v1/jobs', { token, body: { script: '#!/bin/sh\ntrue\n', stdout: '/dev/null' } });
+  expect(sub.status).toBe(201);
+  const job = sub.body.job_id as number;
+  // GET /api/v1/jobs/:id until it ends (at least once).
+  const polls = { n: 0 };
+  await waitFor(() => {
+    polls.n++;
+    const st = curl(c, 'GET', `/api/v1/jobs/${job}`, { token }).body.state;
+    return st !== 'queued' && st !== 'running';
+  }, 60_000, `job ${job} to finish`, 250);
+  expect(curl(c, 'GET', `/no/such/place/${job}`).status).toBe(404);
+  expect(curl(c, 'POST', '/api/v1/logout', { token }).status).toBe(200);
+  const after = scrape(at);
+  const moved = Object.fromEntries(samples.map((s) => [s, value(after, s) - value(before, s)]));
+  expect(moved).toEqual({
+    [req('POST', '/api/v1/login', 200)]: 1,
+    [req('POST', '/api/v1/login', 401)]: 1,
+    [req('POST', '/api/v1/jobs', 201)]: 1,
+    [req('GET', '/api/v1/jobs/:id', 200)]: polls.n,
+    [req('POST', '/api/v1/logout', 200)]: 1,
+    [req('GET', 'unmatched', 404)]: 1,
+    'krb5bridge_gateway_request_duration_seconds_count{method="POST",route="/api/v1/login"}': 2,
+    'krb5bridge_gateway_logins_total{method="password",result="ok"}': 1,
+    'krb5bridge_gateway_logins_total{method="password",result="E_LOGIN_FAILED"}': 1,
+    'krb5bridge_gateway_logins_total{method="negotiate",result="ok"}': 0,
+    'krb5bridge_gateway_submissions_total{result="ok"}': 1,
+    // Open after the login, ended by the logout.
+    krb5bridge_gateway_sessions: 0,
+  });
+  expect(sessionsOpen).toBe(value(before, 'krb5bridge_gateway_sessions') + 1);
+  // No user, uid, principal, job id or URL in any label: routes are patterns.
+  for (const leak of [dora.name, `uid="${dora.uid}"`, c.realm, `/${job}"`, '/no/such']) expect(after).not.toContain(leak);
+  expect(after).toMatch(/^krb5bridge_info\{daemon="gateway",version="[^"]+"\} 1$/m);
+  expect(promtool(after)).toEqual({ code: 0, out: '' });
+}, 120_000);
+
 test('after all of the above: no password in any log, audit line, state file, slurmctld state or job environment; no ticket bytes in the job environment', () => {
   expect(firstJob).toBeGreaterThan(0);
   const envFile = join(alice.home, `gw-env-${firstJob}.txt`);
@@ -199,7 +261,7 @@ test('after all of the above: no password in any log, audit line, state file, sl
   const audit = readFileSync(join(c.dir, 'log', 'gateway-audit.log'), 'utf8');
   expect(audit).toContain(`"op":"login","result":"ok","uid":${alice.uid}`);
   expect(audit).toContain(`"op":"submit","result":"ok","uid":${alice.uid}`);
-  expect(secretsFound(c, [PW.alice, PW.bob, 'carol-short-1', 'ghost-Pw-1'], [envFile])).toEqual([]);
+  expect(secretsFound(c, [PW.alice, PW.bob, PW.dora, 'carol-short-1', 'ghost-Pw-1'], [envFile])).toEqual([]);
   expect(ticketBytesIn(env, readFileSync(join(alice.home, `gw-cc-${firstJob}`)))).toBeUndefined();
   // The check can fail: the ccache copy does hold its own bytes.
   const cc = readFileSync(join(alice.home, `gw-cc-${firstJob}`));

@@ -6,6 +6,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { Cluster, User, clusterForFile, waitFor } from '../lib/cluster';
+import { promtool, scrape as scrapeAt, value } from '../lib/metrics';
 
 const cluster = clusterForFile({ metrics: true, ticketLifetime: '1m', renewLifetime: '10m' });
 let c: Cluster;
@@ -13,20 +14,7 @@ let alice: User;
 let bob: User;
 
 function scrape(which: 'TC_STORE_METRICS' | 'TC_KEEPER_METRICS'): string {
-  const r = spawnSync('curl', ['-sS', '--fail', `http://${c.env[which]}/metrics`], { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`curl ${which}: ${r.stderr}`);
-  return r.stdout;
-}
-
-/** The value of one sample (name and exact label set as printed), 0 when absent. */
-function value(text: string, sample: string): number {
-  const line = text.split('\n').find((l) => l.startsWith(`${sample} `));
-  return line === undefined ? 0 : Number(line.slice(sample.length + 1));
-}
-
-function promtool(text: string): { code: number; out: string } {
-  const r = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
-  return { code: r.status ?? 128, out: `${r.stdout}${r.stderr}` };
+  return scrapeAt(c.env[which]!);
 }
 
 beforeAll(() => {

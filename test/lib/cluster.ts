@@ -43,7 +43,7 @@ export interface UpOptions {
   prolog?: boolean;
   /** Lines of DIR/krb5bridge.conf, replacing the defaults (`--conf K=V`). */
   conf?: Record<string, string | number>;
-  /** true = the store and keeper serve Prometheus metrics (`--metrics`; env TC_STORE_METRICS, TC_KEEPER_METRICS). */
+  /** true = the store and keeper (and with `gateway`, the gateway) serve Prometheus metrics (`--metrics`; env TC_STORE_METRICS, TC_KEEPER_METRICS, TC_GATEWAY_METRICS). */
   metrics?: boolean;
   /** Run the plugin and helper a Debian package installed under this root (`--installed ROOT`), not copies of the checkout's. */
   installed?: string;

@@ -234,8 +234,9 @@ export interface PingResult {
   storage?: string;
 }
 
-export async function ping(config: Config): Promise<PingResult> {
-  const resp = await once(config, { op: 'ping' });
+/** ping: the store's version and who it authenticated; `who` picks the krb5 identity (doctor as root: the host keytab). */
+export async function ping(config: Config, who?: ClientRole): Promise<PingResult> {
+  const resp = await once(config, { op: 'ping' }, who);
   const r: PingResult = { uid: num(resp, 'uid'), gid: num(resp, 'gid'), version: str(resp, 'version', 100) };
   if (resp.storage !== undefined) r.storage = str(resp, 'storage');
   return r;

@@ -84,6 +84,8 @@ export interface Config {
   metrics_listen: string | undefined;
   /** Keeper: serve Prometheus metrics on HOST:PORT; undefined = off. */
   keeper_metrics_listen: string | undefined;
+  /** Gateway: serve Prometheus metrics on HOST:PORT; undefined = off. */
+  gateway_metrics_listen: string | undefined;
   /** Gateway (docs/gateway.md): the HTTPS address, HOST:PORT. */
   gateway_listen: string;
   /** Gateway: TLS certificate chain and private key (PEM; the key root-only). Required. */
@@ -157,6 +159,7 @@ export function defaultConfig(): Config {
     log_format: 'text',
     metrics_listen: undefined,
     keeper_metrics_listen: undefined,
+    gateway_metrics_listen: undefined,
     gateway_listen: '0.0.0.0:8443',
     gateway_cert: undefined,
     gateway_key: undefined,
@@ -213,6 +216,7 @@ const KEYS: Record<keyof Config, Kind> = {
   log_format: 'logformat',
   metrics_listen: 'address',
   keeper_metrics_listen: 'address',
+  gateway_metrics_listen: 'address',
   gateway_listen: 'address',
   gateway_cert: 'path',
   gateway_key: 'path',

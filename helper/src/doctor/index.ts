@@ -2,7 +2,7 @@
  * `krb5bridge doctor`: every check group for the roles asked, in a fixed order, one finding per
  * check. The exit status is the worst finding, as monitoring plugins report it: 0 every check
  * passed (or could not apply here), 1 a warning, 2 a failure. A new group is a new file of this
- * folder added to GROUPS (the gateway's, for its `gateway_*` keys, goes here with roles ['gateway']).
+ * folder added to GROUPS.
  */
 import { kerberosChecks } from './kerberos';
 import { mungeChecks } from './munge';
@@ -15,7 +15,10 @@ import type { CheckGroup, DoctorContext, Finding, Status } from './types';
 
 export { ROLES, type Role, type Finding } from './types';
 
-const GROUPS: CheckGroup[] = [runtimeChecks, kerberosChecks, mungeChecks, storeChecks, slurmChecks, nodeChecks, storeHostChecks];
+/** The gateway host's checks read the gateway's TLS, JWT and slurmrestd code: loaded only when asked for, so every other verb starts without it. */
+const gatewayChecks: CheckGroup = { roles: ['gateway'], run: async (ctx) => (await import('./gateway')).gatewayChecks.run(ctx) };
+
+const GROUPS: CheckGroup[] = [runtimeChecks, kerberosChecks, mungeChecks, storeChecks, slurmChecks, nodeChecks, storeHostChecks, gatewayChecks];
 
 export async function runDoctor(ctx: DoctorContext): Promise<Finding[]> {
   const out: Finding[] = [];

@@ -1,7 +1,7 @@
 /**
  * `krb5bridge doctor`: what one check finds, and what every group of checks gets. A group is one
- * file of this folder (runtime.ts, kerberos.ts, munge.ts, store.ts, slurm.ts, node.ts, storehost.ts)
- * listed in index.ts with the roles it applies to.
+ * file of this folder (runtime.ts, kerberos.ts, munge.ts, store.ts, slurm.ts, node.ts, storehost.ts,
+ * gateway.ts) listed in index.ts with the roles it applies to.
  */
 import type { Config } from '../config/config';
 

@@ -42,6 +42,8 @@ export interface GatewayDeps {
   jwtKey: Buffer;
   audit: Audit;
   log: (line: string) => void;
+  /** Each answered HTTP request: method, route pattern (never the URL), status, seconds (metrics, when on). */
+  observe?: (method: string, route: string, status: number, seconds: number) => void;
 }
 
 export interface Route extends RouteDoc {

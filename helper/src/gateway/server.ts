@@ -5,26 +5,16 @@
  * (unknown fields refused, no coercion), and one error handler that answers every failure as
  * `{code, message, remedy}` (errors.ts). Built, then started (`listen`), as the store is.
  */
-import { closeSync, readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import Fastify, { FastifyError, FastifyInstance } from 'fastify';
 import rateLimit from '@fastify/rate-limit';
 import { Krb5BridgeError, isKrb5BridgeError } from '../errors';
 import { parseAddress } from '../config/config';
-import { openTrusted } from '../util/trustedpath';
 import { errorReply } from './errors';
 import { RetryLater } from './password';
+import { readTlsCert, readTlsKey } from './tls';
 import { GatewayDeps, routeTable } from './routes';
 import { validationMessage } from './validation';
-
-function readPem(path: string, what: string, forbid: number): Buffer {
-  const { fd } = openTrusted(path, { what, type: 'file', forbid, code: 'E_CONFIG', modeRemedy: forbid & 0o044 ? `chmod 0600 ${path}` : `chmod go-w ${path}` });
-  try {
-    return readFileSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-}
 
 /** The answer for errors fastify itself raises (bad JSON, body too large, schema, poisoned JSON). */
 function fromFastify(e: FastifyError, maxScript: number): Krb5BridgeError | undefined {
@@ -59,8 +49,8 @@ export async function buildGateway(d: GatewayDeps): Promise<Gateway> {
   const maxScript = config.gateway_max_script;
   const app = Fastify({
     https: {
-      cert: readPem(config.gateway_cert, 'gateway TLS certificate', 0o022),
-      key: readPem(config.gateway_key, 'gateway TLS key', 0o077),
+      cert: readTlsCert(config.gateway_cert),
+      key: readTlsKey(config.gateway_key),
       minVersion: 'TLSv1.2',
     },
     logger: false,
@@ -87,6 +77,9 @@ export async function buildGateway(d: GatewayDeps): Promise<Gateway> {
     const { status, body } = errorReply(known ?? e);
     void reply.code(status).send(body);
   });
+  // By the route's pattern: a job id or a mistyped URL never becomes a series of its own.
+  const { observe } = d;
+  if (observe) app.addHook('onResponse', async (req, reply) => observe(req.method, req.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000));
   app.setNotFoundHandler((req, reply) => {
     const { body } = errorReply(new Krb5BridgeError('E_BAD_REQUEST', `no route ${req.method} ${req.url.split('?')[0]!.slice(0, 200)}; GET /api/v1/openapi.json lists them`));
     void reply.code(404).send(body);

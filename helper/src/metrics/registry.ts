@@ -1,20 +1,19 @@
 /**
  * Prometheus metrics (prom-client): one registry per daemon, its families made here so names,
- * help texts and buckets follow one pattern. A daemon's own file (store.ts, keeper.ts; the
- * gateway's gateway.ts) registers its families on the registry `newRegistry()` gives it and
- * hooks them where its events happen; http.ts serves the registry (`metrics_listen`, off by default).
+ * help texts and buckets follow one pattern. A daemon's own file (store.ts, keeper.ts,
+ * gateway.ts) registers its families on the registry `newRegistry()` gives it and hooks them
+ * where its events happen; http.ts serves the registry (`*metrics_listen`, off by default).
  *
  * Names: `krb5bridge_<daemon>_<what>`, counters ending `_total`, durations in seconds. Labels take
- * a few fixed values only (an op, a result code from errors.ts, a window), never a uid, a
- * principal or a host: the number of series stays fixed whatever the number of users.
+ * a few fixed values only (an op, a result code from errors.ts, a window, a route's pattern),
+ * never a uid, a principal, a host or a URL: the number of series stays fixed whatever the
+ * number of users.
  *
- * How the gateway registers its counters (helper/src/metrics/gateway.ts, like store.ts):
+ * A new daemon's families, as gateway.ts makes them:
  *   const m = newRegistry('gateway');
- *   const requests = counter(m, 'gateway_requests_total', 'HTTP requests answered, by route and status', ['route', 'status']);
- *   const latency = histogram(m, 'gateway_request_duration_seconds', 'Time to answer an HTTP request', ['route']);
- *   const logins = counter(m, 'gateway_logins_total', 'Logins, by method (password|negotiate) and result', ['method', 'result']);
- *   const submissions = counter(m, 'gateway_submissions_total', 'Job submissions to slurmrestd, by result', ['result']);
- * then `serveMetrics(m, config.gateway_metrics_listen, logLine)` next to its listen().
+ *   const logins = counter(m, 'gateway_logins_total', 'Login attempts, by method and result', ['method', 'result']);
+ *   const latency = histogram(m, 'gateway_request_duration_seconds', 'Time to answer an HTTP request', ['method', 'route']);
+ * then, in its cli/ verb, `serveMetrics(m, config.<daemon>_metrics_listen, logLine)` next to its listen().
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { VERSION } from '../version';
