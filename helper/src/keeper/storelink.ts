@@ -41,6 +41,14 @@ export class StoreLink {
     this.auto = config.keeper_auth === 'auto';
     this.mech = config.keeper_auth === 'auto' ? (existsSync(config.client_keytab) ? 'krb5' : 'munge') : config.keeper_auth;
     this.session = this.open(this.mech);
+    // Ask for the host tickets at once: by the first job, Kerberos is ready.
+    if (this.mech === 'krb5') {
+      try {
+        this.askHostTicket().catch(() => undefined);
+      } catch (e) {
+        if (!this.givenUp(e)) throw e;
+      }
+    }
   }
 
   private open(mech: 'munge' | 'krb5'): StoreSession {
@@ -61,19 +69,27 @@ export class StoreLink {
     return [...new Set(this.config.store.split(',').map((store) => storePrincipal({ ...this.config, store })))];
   }
 
+  private ready(): boolean {
+    return hostTicketReady(this.config.client_keytab, this.principal, this.services());
+  }
+
   async fetch(uid: number, job: string): Promise<Fetched> {
+    let meanwhile = false;
     if (this.mech === 'krb5' && !this.session.connected) {
       try {
-        if (!hostTicketReady(this.config.client_keytab, this.principal, this.services())) {
+        if (!this.ready()) {
           const asked = this.askHostTicket();
-          // keeper_auth = krb5: wait for the tickets (bounded by kdc_timeout); auto: munge meanwhile.
+          // keeper_auth = krb5: wait for the tickets (bounded by kdc_timeout). auto: a KDC that
+          // answers gives them in milliseconds (the keeper's start, a TGT's end), so wait a moment
+          // unless the KDC is known to be out; then, or if they did not come, munge meanwhile.
           if (!this.auto) await asked;
-          else if (this.mech === 'krb5') return await this.viaMunge(uid, job);
+          else meanwhile = this.kdcDown || !(await settlesWithin(asked, Math.min(1000, this.config.kdc_timeout * 250))) || !this.ready();
         }
       } catch (e) {
         if (!this.givenUp(e)) throw e;
       }
     }
+    if (meanwhile && this.mech === 'krb5') return this.viaMunge(uid, job);
     if (this.mech === 'munge') return { krbcred: (await fetchCreds(this.config, uid, job, this.session)).krbcred };
     try {
       return { krbcred: (await fetchCreds(this.config, uid, job, this.session)).krbcred };
@@ -127,4 +143,13 @@ export class StoreLink {
     this.session.close();
     this.munge?.close();
   }
+}
+
+/** Did `p` settle within `ms`? (It goes on either way.) */
+function settlesWithin(p: Promise<void>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  return Promise.race([p.then(() => true, () => true), late]).finally(() => clearTimeout(timer));
 }

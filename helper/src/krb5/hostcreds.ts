@@ -22,6 +22,8 @@ interface HostCache {
   endtime: number;
   /** End time of the service tickets fetchHostTicket put in it, by service principal. */
   services?: Map<string, number>;
+  /** Seconds before an end at which fetchHostTicket's tickets count as used up: 60, or a quarter of a shorter life. */
+  margin?: number;
 }
 
 const hostCaches = new Map<string, HostCache>();
@@ -75,7 +77,7 @@ export function dropHostCache(): void {
  */
 export function hostTicketReady(keytabPath: string, principal: string, services: readonly string[]): boolean {
   const hit = hostCaches.get(`${keytabPath}\0${principal}`);
-  const soon = Math.floor(Date.now() / 1000) + 60;
+  const soon = Math.floor(Date.now() / 1000) + (hit?.margin ?? 60);
   return !!hit && hit.endtime > soon && services.every((s) => (hit.services?.get(s) ?? 0) > soon);
 }
 
@@ -147,7 +149,8 @@ export async function fetchHostTicket(keytabPath: string, principal: string, ser
   if (code !== 0 || !out[0]) throw new Krb5BridgeError('E_KRB5', `krb5_cc_resolve ${made.name}: ${errorMessage(code)}`);
   const key = `${keytabPath}\0${principal}`;
   const old = hostCaches.get(key);
-  hostCaches.set(key, { cc: out[0], endtime: made.endtime, services: made.services });
+  const life = Math.min(made.endtime, ...made.services.values()) - Math.floor(Date.now() / 1000);
+  hostCaches.set(key, { cc: out[0], endtime: made.endtime, services: made.services, margin: Math.max(1, Math.min(60, Math.floor(life / 4))) });
   if (old) fn.cc_destroy(ctx(), old.cc);
 }
 
