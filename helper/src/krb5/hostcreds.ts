@@ -33,7 +33,7 @@ export function hostCcache(keytabPath: string, principal: string): Ptr {
   const key = `${keytabPath}\0${principal}`;
   const now = Math.floor(Date.now() / 1000);
   const hit = hostCaches.get(key);
-  if (hit && hit.endtime > now + 60) return hit.cc;
+  if (hit && hit.endtime > now + (hit.margin ?? 60)) return hit.cc;
   if (hit) {
     fn.cc_destroy(ctx(), hit.cc);
     hostCaches.delete(key);
