@@ -8,10 +8,10 @@
  * a decode at each end). keeper_auth = auto does that when the keytab exists and falls back to
  * munge, said once in the log, when the store or the KDC refuses it; munge or krb5 force one.
  *
- * The KDC is never waited on for a fetch: a (re)connection uses Kerberos only when the host
- * cache already holds tickets for the stores (krb5/hostcreds.ts hostTicketReady); otherwise that
- * fetch goes over munge while the tickets are asked for on a worker thread (fetchHostTicket,
- * kdc_timeout). So a KDC that is down or hung costs the keeper nothing but the munge operations
+ * The KDC is never waited on for a fetch: the handshake takes the host tickets from memory only
+ * (cachedOnly), a (re)connection uses Kerberos only when they are there (krb5/hostcreds.ts
+ * hostTicketReady); otherwise that fetch goes over munge while the tickets are asked for on a
+ * worker thread (fetchHostTicket, kdc_timeout). So a KDC that is down or hung costs the keeper nothing but the munge operations
  * (auto); with keeper_auth = krb5 the fetch fails E_KDC_UNREACHABLE and the keeper retries it.
  */
 import { existsSync } from 'node:fs';
@@ -52,7 +52,8 @@ export class StoreLink {
   }
 
   private open(mech: 'munge' | 'krb5'): StoreSession {
-    return new StoreSession(this.config, { role: 'node' }, { mech });
+    // cachedOnly: the handshake takes the host tickets from memory, never from the KDC.
+    return new StoreSession(this.config, { role: 'node', cachedOnly: true }, { mech });
   }
 
   /** What the log says at start: "krb5 (host keytab /etc/krb5.keytab)" or "munge". */
@@ -94,6 +95,11 @@ export class StoreLink {
     try {
       return { krbcred: (await fetchCreds(this.config, uid, job, this.session)).krbcred };
     } catch (e) {
+      // The host tickets ran out under a connection that broke meanwhile: munge until they come.
+      if (this.auto && isKrb5BridgeError(e) && e.code === 'E_KDC_UNREACHABLE') {
+        this.askHostTicket();
+        return this.viaMunge(uid, job);
+      }
       if (!this.givenUp(e)) throw e;
       return { krbcred: (await fetchCreds(this.config, uid, job, this.session)).krbcred };
     }

@@ -15,7 +15,7 @@
  * and checks every byte. Everything is synchronous on the calling thread.
  */
 import { Krb5BridgeError } from '../errors';
-import { hostCcache } from './hostcreds';
+import { hostCcache, hostCcacheCached } from './hostcreds';
 import type { Keytab } from './keytab';
 import { KRB5, KrbAuthenticator, KrbCreds, Ptr, cAlloc, cFree, check, ctx, errorMessage, fn, freeInData, inData, koffi, outData, outPtr, takeOut, unparse } from './lib';
 import { parsePrincipal } from './names';
@@ -28,14 +28,17 @@ const AUTH_CONTEXT_DO_TIME = 0x1;
 const AUTH_CONTEXT_DO_SEQUENCE = 0x4;
 
 /** Where a client's identity comes from: a ccache (the user's TGT) or a keytab (the node's host key). */
-export type ClientIdentity = { kind: 'ccache'; ccache?: string | undefined } | { kind: 'keytab'; keytab: string; principal: string };
+export type ClientIdentity = { kind: 'ccache'; ccache?: string | undefined } | { kind: 'keytab'; keytab: string; principal: string; cachedOnly?: boolean };
 
-/** A service ticket for `service` from the identity's ccache (krb5_get_credentials: cached or from the KDC). */
+/** krb5_get_credentials option: only what the ccache holds, never the KDC. */
+const GC_CACHED = 2;
+
+/** A service ticket for `service` from the identity's ccache (krb5_get_credentials: cached or from the KDC; cachedOnly: cached only). */
 function serviceCreds(identity: ClientIdentity, service: string): { creds: Ptr; client: string } {
   const c = ctx();
   let cc: Ptr;
   let close = false;
-  if (identity.kind === 'keytab') cc = hostCcache(identity.keytab, identity.principal);
+  if (identity.kind === 'keytab') cc = identity.cachedOnly ? hostCcacheCached(identity.keytab, identity.principal) : hostCcache(identity.keytab, identity.principal);
   else {
     const out: [Ptr | null] = [null];
     const code = (identity.ccache === undefined ? fn.cc_default(c, out) : fn.cc_resolve(c, identity.ccache, out)) as number;
@@ -55,8 +58,12 @@ function serviceCreds(identity: ClientIdentity, service: string): { creds: Ptr; 
     koffi.encode(inCreds, koffi.offsetof(KrbCreds, 'client'), 'void *', client);
     koffi.encode(inCreds, koffi.offsetof(KrbCreds, 'server'), 'void *', server);
     const out: [Ptr | null] = [null];
-    const code = fn.get_credentials(c, 0, cc, inCreds, out) as number;
+    const cachedOnly = identity.kind === 'keytab' && identity.cachedOnly === true;
+    const code = fn.get_credentials(c, cachedOnly ? GC_CACHED : 0, cc, inCreds, out) as number;
     const who = unparse(client);
+    if (cachedOnly && (code !== 0 || !out[0])) {
+      throw new Krb5BridgeError('E_KDC_UNREACHABLE', `no ticket for ${service} in the host cache of ${who} yet (asked of the KDC off the event loop): ${errorMessage(code)}`);
+    }
     if (code === KRB5.KDC_ERR_S_PRINCIPAL_UNKNOWN) {
       throw new Krb5BridgeError('E_AUTH', `the KDC does not know the store principal ${service}; check store_principal in the config`);
     }

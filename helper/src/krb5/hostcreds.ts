@@ -65,6 +65,16 @@ export function hostCcache(keytabPath: string, principal: string): Ptr {
   }
 }
 
+/**
+ * The host cache as fetchHostTicket left it, for a daemon that must not wait on the KDC: its TGT
+ * still valid for the margin, else E_KDC_UNREACHABLE (the caller goes on without Kerberos meanwhile).
+ */
+export function hostCcacheCached(keytabPath: string, principal: string): Ptr {
+  const hit = hostCaches.get(`${keytabPath}\0${principal}`);
+  if (hit && hit.endtime > Math.floor(Date.now() / 1000) + (hit.margin ?? 60)) return hit.cc;
+  throw new Krb5BridgeError('E_KDC_UNREACHABLE', `the host tickets of ${principal} are not in memory yet (asked of the KDC off the event loop)`);
+}
+
 /** Forget the cached host tickets (after the KDC or the store refused one). */
 export function dropHostCache(): void {
   for (const h of hostCaches.values()) fn.cc_destroy(ctx(), h.cc);

@@ -42,7 +42,8 @@ export function serverAuthFor(firstFrame: Buffer, deps: ServerAuthDeps): ServerA
 }
 
 /** Who the client is: the node (root fetching for a job: the host keytab) or the user (a ccache). */
-export type ClientRole = { role: 'node' } | { role: 'user'; ccache?: string | undefined };
+/** `cachedOnly`: a daemon's node identity that must never wait on the KDC (krb5/hostcreds.ts). */
+export type ClientRole = { role: 'node'; cachedOnly?: boolean } | { role: 'user'; ccache?: string | undefined };
 
 /** The store's service principal as the client names it: store_principal, else krb5bridge/<store host>. */
 export function storePrincipal(config: Config): string {
@@ -59,7 +60,7 @@ export function clientAuthFor(config: Config, who: ClientRole): ClientAuth {
   const service = storePrincipal(config);
   if (who.role === 'node') {
     const principal = config.client_principal ?? hostServicePrincipal('host');
-    return new Krb5ClientAuth(config.store, service, { kind: 'keytab', keytab: config.client_keytab, principal });
+    return new Krb5ClientAuth(config.store, service, { kind: 'keytab', keytab: config.client_keytab, principal, cachedOnly: who.cachedOnly === true });
   }
   return new Krb5ClientAuth(config.store, service, { kind: 'ccache', ccache: who.ccache });
 }
