@@ -28,12 +28,20 @@ interface HostCache {
 
 const hostCaches = new Map<string, HostCache>();
 
+function cacheKey(keytabPath: string, principal: string): string {
+  return `${keytabPath}\0${principal}`;
+}
+
+/** Is `end` (a ticket's end time) still more than the cache's margin away? The one rule for "still good". */
+function lasts(hit: HostCache, end: number): boolean {
+  return end > Math.floor(Date.now() / 1000) + (hit.margin ?? 60);
+}
+
 /** A MEMORY ccache holding `principal`'s TGT from `keytabPath` (cached; do not close it). */
 export function hostCcache(keytabPath: string, principal: string): Ptr {
-  const key = `${keytabPath}\0${principal}`;
-  const now = Math.floor(Date.now() / 1000);
+  const key = cacheKey(keytabPath, principal);
   const hit = hostCaches.get(key);
-  if (hit && hit.endtime > now + (hit.margin ?? 60)) return hit.cc;
+  if (hit && lasts(hit, hit.endtime)) return hit.cc;
   if (hit) {
     fn.cc_destroy(ctx(), hit.cc);
     hostCaches.delete(key);
@@ -70,8 +78,8 @@ export function hostCcache(keytabPath: string, principal: string): Ptr {
  * still valid for the margin, else E_KDC_UNREACHABLE (the caller goes on without Kerberos meanwhile).
  */
 export function hostCcacheCached(keytabPath: string, principal: string): Ptr {
-  const hit = hostCaches.get(`${keytabPath}\0${principal}`);
-  if (hit && hit.endtime > Math.floor(Date.now() / 1000) + (hit.margin ?? 60)) return hit.cc;
+  const hit = hostCaches.get(cacheKey(keytabPath, principal));
+  if (hit && lasts(hit, hit.endtime)) return hit.cc;
   throw new Krb5BridgeError('E_KDC_UNREACHABLE', `the host tickets of ${principal} are not in memory yet (asked of the KDC off the event loop)`);
 }
 
@@ -82,13 +90,12 @@ export function dropHostCache(): void {
 }
 
 /**
- * Does the host cache hold, for more than a minute still, the TGT and a ticket for every one of
+ * Does the host cache hold, for more than its margin still, the TGT and a ticket for every one of
  * `services`? Then an AP exchange with them needs no KDC. Asks nothing of the KDC.
  */
 export function hostTicketReady(keytabPath: string, principal: string, services: readonly string[]): boolean {
-  const hit = hostCaches.get(`${keytabPath}\0${principal}`);
-  const soon = Math.floor(Date.now() / 1000) + (hit?.margin ?? 60);
-  return !!hit && hit.endtime > soon && services.every((s) => (hit.services?.get(s) ?? 0) > soon);
+  const hit = hostCaches.get(cacheKey(keytabPath, principal));
+  return !!hit && lasts(hit, hit.endtime) && services.every((s) => lasts(hit, hit.services?.get(s) ?? 0));
 }
 
 /** One host ticket request at a time per process; the timeout is the caller's (kdc_timeout). */
@@ -157,7 +164,7 @@ export async function fetchHostTicket(keytabPath: string, principal: string, ser
   const out: [Ptr | null] = [null];
   const code = fn.cc_resolve(ctx(), made.name, out) as number;
   if (code !== 0 || !out[0]) throw new Krb5BridgeError('E_KRB5', `krb5_cc_resolve ${made.name}: ${errorMessage(code)}`);
-  const key = `${keytabPath}\0${principal}`;
+  const key = cacheKey(keytabPath, principal);
   const old = hostCaches.get(key);
   const life = Math.min(made.endtime, ...made.services.values()) - Math.floor(Date.now() / 1000);
   hostCaches.set(key, { cc: out[0], endtime: made.endtime, services: made.services, margin: Math.max(1, Math.min(60, Math.floor(life / 4))) });
