@@ -236,11 +236,25 @@ nodes_down() {
       mountpoint -q "$f" 2>/dev/null && umount "$f"
     done
     [[ -e /run/netns/$ns ]] && ip netns del "$ns"
-    ip link show "kbv$NET_ID$k" >/dev/null 2>&1 && ip link del "kbv$NET_ID$k"
+    # Removing the namespace destroys the veth pair, but the kernel does it asynchronously: the
+    # host-side link may vanish between a check and `ip link del`, so that one may fail.
+    link_gone "kbv$NET_ID$k"
   done
   mountpoint -q "$DIR/ns" 2>/dev/null && umount "$DIR/ns"
-  if ip link show "$BRIDGE" >/dev/null 2>&1; then ip link del "$BRIDGE"; fi
+  link_gone "$BRIDGE"
   return 0
+}
+
+# Remove link NAME if it is there and wait (up to 5 s) until the kernel no longer shows it;
+# a link that disappeared on its own (its veth peer's namespace went) counts as removed.
+link_gone() {
+  local name=$1 i
+  for ((i = 0; i < 50; i++)); do
+    ip link show "$name" >/dev/null 2>&1 || return 0
+    ip link del "$name" 2>/dev/null || true
+    sleep 0.1
+  done
+  die "link $name is still there 5 s after ip link del (ip link show $name)"
 }
 
 # `on NODE --dir DIR [--as NAME] [--cwd D] -- CMD...`: run CMD on that node, as root or as user NAME
