@@ -36,9 +36,10 @@ const GC_CACHED = 2;
 /** A service ticket for `service` from the identity's ccache (krb5_get_credentials: cached or from the KDC; cachedOnly: cached only). */
 function serviceCreds(identity: ClientIdentity, service: string): { creds: Ptr; client: string } {
   const c = ctx();
+  const cachedOnly = identity.kind === 'keytab' && identity.cachedOnly === true;
   let cc: Ptr;
   let close = false;
-  if (identity.kind === 'keytab') cc = identity.cachedOnly ? hostCcacheCached(identity.keytab, identity.principal) : hostCcache(identity.keytab, identity.principal);
+  if (identity.kind === 'keytab') cc = cachedOnly ? hostCcacheCached(identity.keytab, identity.principal) : hostCcache(identity.keytab, identity.principal);
   else {
     const out: [Ptr | null] = [null];
     const code = (identity.ccache === undefined ? fn.cc_default(c, out) : fn.cc_resolve(c, identity.ccache, out)) as number;
@@ -58,7 +59,6 @@ function serviceCreds(identity: ClientIdentity, service: string): { creds: Ptr; 
     koffi.encode(inCreds, koffi.offsetof(KrbCreds, 'client'), 'void *', client);
     koffi.encode(inCreds, koffi.offsetof(KrbCreds, 'server'), 'void *', server);
     const out: [Ptr | null] = [null];
-    const cachedOnly = identity.kind === 'keytab' && identity.cachedOnly === true;
     const code = fn.get_credentials(c, cachedOnly ? GC_CACHED : 0, cc, inCreds, out) as number;
     const who = unparse(client);
     if (cachedOnly && (code !== 0 || !out[0])) {

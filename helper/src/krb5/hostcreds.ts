@@ -9,13 +9,13 @@
  * on a worker thread (KdcWorkers: given up after a timeout) into a new host cache, and asks
  * hostTicketReady before it uses Kerberos at all (keeper/storelink.ts).
  */
-import { randomBytes } from 'node:crypto';
 import { Krb5BridgeError } from '../errors';
+import { destroyCcache } from './ccache';
 import { KdcWorkers, onWorker } from './kdcworker';
 import { Keytab } from './keytab';
 import { KRB5, KrbCreds, Ptr, cAlloc, cFree, check, ctx, errorMessage, fn, koffi, outPtr } from './lib';
 import { parsePrincipal } from './names';
-import { addServiceTicket, parseWith } from './tgs';
+import { addServiceTicket, memoryCcache, parseWith } from './tgs';
 
 interface HostCache {
   cc: Ptr;
@@ -123,7 +123,6 @@ export async function fetchHostTicket(keytabPath: string, principal: string, ser
       const creds = cAlloc(koffi.sizeof(KrbCreds));
       const opt: [Ptr | null] = [null];
       let cc: Ptr | undefined;
-      const name = `MEMORY:krb5bridge-host-${randomBytes(12).toString('hex')}`;
       try {
         let code = fn.kt_resolve(c, kt.descriptorName(), ktw) as number;
         if (code !== 0 || !ktw[0]) throw new Krb5BridgeError('E_CONFIG', `client keytab ${keytabPath}: ${errorMessage(code)}`);
@@ -133,17 +132,13 @@ export async function fetchHostTicket(keytabPath: string, principal: string, ser
         if (code === KRB5.KDC_UNREACH) throw new Krb5BridgeError('E_KDC_UNREACHABLE', `getting a ticket for ${principal} from keytab ${keytabPath}: ${errorMessage(code)}`);
         if (code !== 0) throw new Krb5BridgeError('E_AUTH', `cannot get a ticket for ${principal} from keytab ${keytabPath}: ${errorMessage(code)} [${code}]`);
         const endtime = (koffi.decode(creds, KrbCreds) as { times: { endtime: number } }).times.endtime;
-        const out: [Ptr | null] = [null];
-        code = fn.cc_resolve(c, name, out) as number;
-        if (code !== 0 || !out[0]) throw new Krb5BridgeError('E_KRB5', `krb5_cc_resolve ${name}: ${errorMessage(code)}`);
-        cc = out[0];
-        check('krb5_cc_initialize', fn.cc_initialize(c, cc, client) as number);
-        check('krb5_cc_store_cred', fn.cc_store_cred(c, cc, creds) as number);
+        const made = memoryCcache(c, client, creds, 'host');
+        cc = made.cc;
         const ends = new Map<string, number>();
         for (const service of services) ends.set(service, await addServiceTicket(c, cc, client, service));
         fn.cc_close(c, cc);
         cc = undefined;
-        return { name, endtime, services: ends };
+        return { name: made.name, endtime, services: ends };
       } catch (e) {
         if (cc !== undefined) fn.cc_destroy(c, cc);
         throw e;
@@ -157,21 +152,14 @@ export async function fetchHostTicket(keytabPath: string, principal: string, ser
       }
     },
     // Given up on, finished later: nobody will use it.
-    (t) => destroyByName(t.name),
+    (t) => destroyCcache(t.name),
   ).finally(() => {
     if (!started) kt.close();
   });
-  const out: [Ptr | null] = [null];
-  const code = fn.cc_resolve(ctx(), made.name, out) as number;
-  if (code !== 0 || !out[0]) throw new Krb5BridgeError('E_KRB5', `krb5_cc_resolve ${made.name}: ${errorMessage(code)}`);
+  const cc = outPtr((o) => fn.cc_resolve(ctx(), made.name, o), 'krb5_cc_resolve', made.name);
   const key = cacheKey(keytabPath, principal);
   const old = hostCaches.get(key);
   const life = Math.min(made.endtime, ...made.services.values()) - Math.floor(Date.now() / 1000);
-  hostCaches.set(key, { cc: out[0], endtime: made.endtime, services: made.services, margin: Math.max(1, Math.min(60, Math.floor(life / 4))) });
+  hostCaches.set(key, { cc, endtime: made.endtime, services: made.services, margin: Math.max(1, Math.min(60, Math.floor(life / 4))) });
   if (old) fn.cc_destroy(ctx(), old.cc);
-}
-
-function destroyByName(name: string): void {
-  const out: [Ptr | null] = [null];
-  if ((fn.cc_resolve(ctx(), name, out) as number) === 0 && out[0]) fn.cc_destroy(ctx(), out[0]);
 }

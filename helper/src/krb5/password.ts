@@ -12,7 +12,6 @@
  * logged, stored or put into an error message. A wrong password and an unknown user are one
  * answer (E_LOGIN_FAILED), so the gateway is no oracle for which user names exist.
  */
-import { randomBytes } from 'node:crypto';
 import { Krb5BridgeError } from '../errors';
 import { KRB5, Ptr, cAlloc, cFree, cWipe, copyIn, errorMessage, fn } from './lib';
 import { allocCreds, ticketInfo } from './creds';
@@ -21,7 +20,7 @@ import { mkKrbCred } from './krbcred';
 import type { Keytab } from './keytab';
 import { KdcWorkerPolicy, KdcWorkers, WorkerContext, onWorker } from './kdcworker';
 import type { TicketInfo } from './types';
-import { addServiceTicket, parseWith } from './tgs';
+import { addServiceTicket, memoryCcache, parseWith } from './tgs';
 
 export interface PasswordLoginOptions {
   /** The gateway's keytab (opened through the trusted-path check) and the principal in it that krb5_verify_init_creds checks against. */
@@ -67,22 +66,6 @@ function cString(s: string): { p: Ptr; len: number } {
   copyIn(p, b);
   b.fill(0);
   return { p, len: b.length + 1 };
-}
-
-/** A new MEMORY ccache of context c holding `creds` (its client's). Returns handle and name. */
-function memoryCcache(c: Ptr, client: Ptr, creds: Ptr): { cc: Ptr; name: string } {
-  const name = `MEMORY:krb5bridge-gw-${randomBytes(12).toString('hex')}`;
-  const out: [Ptr | null] = [null];
-  let code = fn.cc_resolve(c, name, out) as number;
-  if (code !== 0 || !out[0]) throw new Krb5BridgeError('E_KRB5', `krb5_cc_resolve ${name}: ${errorMessage(code)}`);
-  const cc = out[0];
-  code = fn.cc_initialize(c, cc, client) as number;
-  if (code === 0) code = fn.cc_store_cred(c, cc, creds) as number;
-  if (code !== 0) {
-    fn.cc_destroy(c, cc);
-    throw new Krb5BridgeError('E_KRB5', `cannot fill a MEMORY ccache: ${errorMessage(code)}`);
-  }
-  return { cc, name };
 }
 
 export class KdcLogin {
@@ -176,7 +159,7 @@ export class KdcLogin {
         fn.free_principal(c, server);
       }
 
-      ccache = memoryCcache(c, client, creds);
+      ccache = memoryCcache(c, client, creds, 'gw');
       await addServiceTicket(c, ccache.cc, client, this.o.storePrincipal);
       const ticket = ticketInfo(creds);
       const result: LoginTicket = { ccache: ccache.name, principal: ticket.client, krbcred: mkKrbCred([creds]), ticket };

@@ -1,8 +1,9 @@
 /**
- * A service ticket from the KDC on a worker thread (a TGS exchange), into a ccache of the calling
- * pooled context: the gateway's store ticket for a user (password.ts) and a node's host ticket for
- * the store (hostcreds.ts). Run inside KdcWorkers.run, which bounds the wait.
+ * Work in a pooled krb5 context (KdcWorkers.run, which bounds the wait), shared by the gateway's
+ * logins (password.ts) and a node's host tickets (hostcreds.ts): a new MEMORY ccache holding the
+ * initial ticket, and a service ticket from the KDC on a worker thread (a TGS exchange) into it.
  */
+import { randomBytes } from 'node:crypto';
 import { Krb5BridgeError } from '../errors';
 import { KRB5, KrbCreds, Ptr, cAlloc, cFree, errorMessage, fn, koffi } from './lib';
 import { onWorker } from './kdcworker';
@@ -39,3 +40,21 @@ export async function addServiceTicket(c: Ptr, cc: Ptr, client: Ptr, service: st
   }
 }
 
+/**
+ * A new MEMORY ccache of context c, named `MEMORY:krb5bridge-<what>-<random>` (so another context
+ * of the process can open it by name), holding `creds` (its client's). Returns handle and name.
+ */
+export function memoryCcache(c: Ptr, client: Ptr, creds: Ptr, what: string): { cc: Ptr; name: string } {
+  const name = `MEMORY:krb5bridge-${what}-${randomBytes(12).toString('hex')}`;
+  const out: [Ptr | null] = [null];
+  let code = fn.cc_resolve(c, name, out) as number;
+  if (code !== 0 || !out[0]) throw new Krb5BridgeError('E_KRB5', `krb5_cc_resolve ${name}: ${errorMessage(code)}`);
+  const cc = out[0];
+  code = fn.cc_initialize(c, cc, client) as number;
+  if (code === 0) code = fn.cc_store_cred(c, cc, creds) as number;
+  if (code !== 0) {
+    fn.cc_destroy(c, cc);
+    throw new Krb5BridgeError('E_KRB5', `cannot fill a MEMORY ccache: ${errorMessage(code)}`);
+  }
+  return { cc, name };
+}
