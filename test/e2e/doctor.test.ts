@@ -2,11 +2,11 @@
  * `krb5bridge doctor` on the real cluster, as root with the cluster's config: a healthy compute
  * node and store host print only passing lines and exit 0; each planted fault (store down, munge
  * socket wrong, host keytab mode 0644, an unsafe keeper socket, the KDC's clock an hour ahead,
- * the plugstack line missing; on the gateway host its TLS key mode 0644 or not the certificate's, its
- * keytab missing or holding another principal, slurmrestd stopped) fails its own line with a
- * remedy, and doctor exits 2. The KDC's
- * clock is skewed without touching the machine's: the real krb5kdc is restarted with a small
- * LD_PRELOAD library (built here) that adds an hour to the time it reads.
+ * the plugstack line missing; on the gateway host its TLS key mode 0644 or not the certificate's,
+ * its keytab missing or holding another principal, slurmrestd stopped) fails its own line with a
+ * remedy, and doctor exits 2. The KDC's clock is skewed without touching the machine's: the real
+ * krb5kdc is restarted with a small LD_PRELOAD library (built here) that adds an hour to the time
+ * it reads.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, copyFileSync, mkdtempSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';

@@ -18,10 +18,9 @@ import { type CheckGroup, type Finding, fail, ok, skip, warn, why } from './type
 /** A certificate this close to its end is a warning: time to renew it. */
 const RENEW_WITHIN_DAYS = 7;
 
-/** The remedy for a file the trusted-path check refused: its own advice when it has one. */
+/** The remedy for a file the trusted-path check refused: `missing` when it does not exist, else root's at `mode`. */
 function fileRemedy(e: unknown, path: string, mode: string, missing: string): string {
-  const msg = why(e);
-  if (/does not exist/.test(msg)) return missing;
+  if (/does not exist/.test(why(e))) return missing;
   return `chown root:root ${path} && chmod ${mode} ${path}`;
 }
 

@@ -103,13 +103,16 @@ const direct: FileOps = {
   rename: renameSync,
 };
 
+const writeFd = promisify(writeFile);
+const fstatFd = promisify(fstat);
+
 const pooled: FileOps = {
   open: promisify(open) as (p: string, f: number, m: number) => Promise<number>,
   fchmod: promisify(fchmod),
-  write: (fd, d) => promisify(writeFile)(fd, d),
+  write: (fd, d) => writeFd(fd, d),
   fsync: promisify(fsync),
   fchown: promisify(fchown),
-  ino: async (fd) => (await promisify(fstat)(fd)).ino,
+  ino: async (fd) => (await fstatFd(fd)).ino,
   close: promisify(close),
   link: (from, to) => fsp.link(from, to),
   unlink: (p) => fsp.unlink(p),
